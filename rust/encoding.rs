@@ -1,0 +1,149 @@
+//! Tag encodings and constant-time comparison.
+
+use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
+use base64::Engine;
+
+use crate::mac::{Tag, TAG_LEN};
+
+const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
+
+/// Length of a tag in lowercase hex.
+pub const HEX_LEN: usize = TAG_LEN * 2;
+
+/// Lowercase hex of a tag, as ASCII bytes.
+pub fn hex_lower(tag: &Tag) -> [u8; HEX_LEN] {
+    let mut out = [0u8; HEX_LEN];
+    for (i, byte) in tag.iter().enumerate() {
+        out[2 * i] = HEX_DIGITS[usize::from(byte >> 4)];
+        out[2 * i + 1] = HEX_DIGITS[usize::from(byte & 0x0f)];
+    }
+    out
+}
+
+/// Decodes hex in either case into a tag; `None` unless it is exactly one tag's worth.
+pub fn decode_hex_tag(text: &[u8]) -> Option<Tag> {
+    if text.len() != HEX_LEN {
+        return None;
+    }
+    let mut out = [0u8; TAG_LEN];
+    for (i, pair) in text.chunks_exact(2).enumerate() {
+        out[i] = (hex_value(pair[0])? << 4) | hex_value(pair[1])?;
+    }
+    Some(out)
+}
+
+fn hex_value(digit: u8) -> Option<u8> {
+    match digit {
+        b'0'..=b'9' => Some(digit - b'0'),
+        b'a'..=b'f' => Some(digit - b'a' + 10),
+        b'A'..=b'F' => Some(digit - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Length of a tag in padded base64.
+pub const BASE64_LEN: usize = TAG_LEN.div_ceil(3) * 4;
+
+/// Standard (padded) base64 of a tag, as ASCII bytes.
+pub fn base64_tag(tag: &Tag) -> [u8; BASE64_LEN] {
+    let mut out = [0u8; BASE64_LEN];
+    let written = STANDARD
+        .encode_slice(tag, &mut out)
+        .expect("a tag fits its base64 buffer");
+    debug_assert_eq!(written, BASE64_LEN);
+    out
+}
+
+/// Decimal ASCII of an integer, in a stack buffer: `(buffer, start)`.
+pub fn decimal(value: i64) -> ([u8; 20], usize) {
+    let mut out = [0u8; 20];
+    let mut start = out.len();
+    let mut rest = value.unsigned_abs();
+    loop {
+        start -= 1;
+        out[start] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    if value < 0 {
+        start -= 1;
+        out[start] = b'-';
+    }
+    (out, start)
+}
+
+/// Decodes standard base64, padded or not.
+pub fn decode_base64(text: &[u8]) -> Option<Vec<u8>> {
+    let trimmed = text
+        .strip_suffix(b"==")
+        .or_else(|| text.strip_suffix(b"="))
+        .unwrap_or(text);
+    STANDARD_NO_PAD.decode(trimmed).ok()
+}
+
+/// Compares two byte strings in time that depends only on their lengths: every byte pair is
+/// folded into one accumulator with no early exit, and the accumulator passes through an
+/// optimisation barrier before the single final test.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
+    std::hint::black_box(diff) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_round_trip_in_both_cases() {
+        let tag: Tag = core::array::from_fn(|i| (i * 37) as u8);
+        let lower = hex_lower(&tag);
+        assert_eq!(decode_hex_tag(&lower), Some(tag));
+        assert_eq!(
+            decode_hex_tag(lower.to_ascii_uppercase().as_slice()),
+            Some(tag)
+        );
+    }
+
+    #[test]
+    fn hex_rejects_wrong_length_and_digits() {
+        assert_eq!(decode_hex_tag(b"abcd"), None);
+        let mut bad = hex_lower(&[0u8; TAG_LEN]);
+        bad[10] = b'g';
+        assert_eq!(decode_hex_tag(&bad), None);
+    }
+
+    #[test]
+    fn base64_accepts_padding_or_none() {
+        assert_eq!(decode_base64(b"aGk="), Some(b"hi".to_vec()));
+        assert_eq!(decode_base64(b"aGk"), Some(b"hi".to_vec()));
+        assert_eq!(decode_base64(b"a*k="), None);
+        assert_eq!(decode_base64(b"aGk==="), None);
+    }
+
+    #[test]
+    fn base64_tag_is_padded() {
+        let tag = [0xffu8; TAG_LEN];
+        assert_eq!(base64_tag(&tag).as_slice(), STANDARD.encode(tag).as_bytes());
+    }
+
+    #[test]
+    fn decimal_formats_like_to_string() {
+        for value in [0, 7, -7, 1_614_265_330, i64::MAX, i64::MIN] {
+            let (buf, start) = decimal(value);
+            assert_eq!(&buf[start..], value.to_string().as_bytes());
+        }
+    }
+
+    #[test]
+    fn constant_time_eq_checks_length_and_content() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"abcd"));
+        assert!(constant_time_eq(b"", b""));
+    }
+}

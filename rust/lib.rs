@@ -1,0 +1,16 @@
+//! relaywire's Rust core.
+//!
+//! The modules at this level are plain Rust with no knowledge of Python, so `cargo test`
+//! covers them without an interpreter. The pyo3 glue lives in [`python`] and is compiled only
+//! with the `python` feature, which maturin enables when it builds `relaywire._native`.
+
+pub mod batch;
+pub mod encoding;
+pub mod generic;
+pub mod linktor;
+pub mod mac;
+pub mod standard;
+pub mod timestamp;
+
+#[cfg(feature = "python")]
+mod python;

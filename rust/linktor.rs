@@ -1,0 +1,119 @@
+//! The Linktor scheme: `X-Linktor-Signature` is the lowercase hex HMAC-SHA256 of the raw body
+//! keyed by the UTF-8 secret; `X-Linktor-Timestamp` (optional, not signed) bounds freshness.
+
+use crate::encoding::{constant_time_eq, hex_lower, HEX_LEN};
+use crate::mac::MacKey;
+use crate::timestamp::{freshness, parse_lenient, Freshness};
+
+pub const SIGNATURE_HEADER: &str = "x-linktor-signature";
+pub const TIMESTAMP_HEADER: &str = "x-linktor-timestamp";
+pub const DEFAULT_TOLERANCE: i64 = 300;
+
+/// A Linktor verifier keyed once for many bodies. An empty secret verifies nothing, as the
+/// official SDKs decide.
+#[derive(Clone)]
+pub struct LinktorKey {
+    key: MacKey,
+    empty_secret: bool,
+}
+
+impl LinktorKey {
+    pub fn new(secret: &[u8]) -> Self {
+        Self {
+            key: MacKey::new(secret),
+            empty_secret: secret.is_empty(),
+        }
+    }
+
+    pub fn sign(&self, body: &[u8]) -> [u8; HEX_LEN] {
+        hex_lower(&self.key.tag(&[body]))
+    }
+
+    /// Exactly the official answer: the signature must equal the lowercase hex tag byte for
+    /// byte (no prefix, no uppercase, no whitespace). An empty signature or secret is `false`.
+    pub fn verify(&self, body: &[u8], signature: &[u8]) -> bool {
+        if self.empty_secret || signature.len() != HEX_LEN {
+            return false;
+        }
+        constant_time_eq(&self.sign(body), signature)
+    }
+
+    /// The request check: signature as [`Self::verify`], and when a non-empty timestamp header is
+    /// present it must be an integer within `now ± tolerance`.
+    pub fn verify_request(
+        &self,
+        body: &[u8],
+        signature: Option<&[u8]>,
+        timestamp: Option<&[u8]>,
+        now: i64,
+        tolerance: i64,
+    ) -> bool {
+        let Some(signature) = signature else {
+            return false;
+        };
+        if let Some(text) = timestamp.filter(|t| !t.is_empty()) {
+            match parse_lenient(text) {
+                Ok(ts) if freshness(ts, now, tolerance) == Freshness::Fresh => {}
+                _ => return false,
+            }
+        }
+        self.verify(body, signature)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BODY: &[u8] = br#"{"id":"evt_1","type":"message.received"}"#;
+
+    fn signed() -> (LinktorKey, Vec<u8>) {
+        let key = LinktorKey::new(b"whsec_test");
+        let sig = key.sign(BODY).to_vec();
+        (key, sig)
+    }
+
+    #[test]
+    fn known_answer() {
+        // HMAC-SHA256("key", "The quick brown fox jumps over the lazy dog")
+        let key = LinktorKey::new(b"key");
+        assert_eq!(
+            &key.sign(b"The quick brown fox jumps over the lazy dog"),
+            b"f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8"
+        );
+    }
+
+    #[test]
+    fn accepts_exact_signature_only() {
+        let (key, sig) = signed();
+        assert!(key.verify(BODY, &sig));
+        assert!(!key.verify(b"tampered", &sig));
+        assert!(!key.verify(BODY, &sig.to_ascii_uppercase()));
+        assert!(!key.verify(BODY, &[b"sha256=".as_slice(), &sig].concat()));
+        assert!(!key.verify(BODY, &[&sig[..], b" "].concat()));
+        assert!(!key.verify(BODY, b""));
+    }
+
+    #[test]
+    fn empty_secret_verifies_nothing() {
+        let key = LinktorKey::new(b"");
+        let sig = key.sign(BODY);
+        assert!(!key.verify(BODY, &sig));
+    }
+
+    #[test]
+    fn request_timestamp_rules() {
+        let (key, sig) = signed();
+        let now = 1_700_000_000;
+        let ok = |ts: Option<&[u8]>| key.verify_request(BODY, Some(&sig), ts, now, 300);
+        assert!(ok(None));
+        assert!(ok(Some(b"")));
+        assert!(ok(Some(b"1700000300")));
+        assert!(ok(Some(b"1699999700")));
+        assert!(!ok(Some(b"1700000301")));
+        assert!(!ok(Some(b"1700000000.5")));
+        assert!(!ok(Some(b"1700000000000")));
+        assert!(!ok(Some(b"999999999999999999999999")));
+        assert!(!key.verify_request(BODY, None, None, now, 300));
+    }
+}

@@ -1,0 +1,250 @@
+//! Argument conversion shared by the pyo3 classes: bodies, header lookups, times.
+
+use std::borrow::Cow;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use pyo3::buffer::PyBuffer;
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::ffi;
+use pyo3::prelude::*;
+use pyo3::types::{PyByteArray, PyBytes, PyDict, PyString};
+
+/// Header values longer than this are refused rather than hashed or compared.
+pub const MAX_HEADER_BYTES: usize = 8 * 1024;
+
+/// A body that could not be turned into bytes.
+#[derive(Debug, Clone, Copy)]
+pub enum BodyError {
+    /// A `str` holding lone surrogates, which has no UTF-8 form.
+    NotUtf8,
+}
+
+fn body_type_error(obj: &Bound<'_, PyAny>) -> PyErr {
+    PyTypeError::new_err(format!(
+        "payload must be bytes, bytearray, memoryview or str, not {}",
+        type_name(obj)
+    ))
+}
+
+pub fn type_name(obj: &Bound<'_, PyAny>) -> String {
+    obj.get_type()
+        .name()
+        .map_or_else(|_| "an unknown type".to_owned(), |n| n.to_string())
+}
+
+fn supports_buffer(obj: &Bound<'_, PyAny>) -> bool {
+    // SAFETY: `obj` is a live object and the GIL is held.
+    unsafe { ffi::PyObject_CheckBuffer(obj.as_ptr()) != 0 }
+}
+
+/// Runs `f` over the bytes of a body without copying bytes, str, bytearray or contiguous
+/// byte buffers. A `str` is encoded as UTF-8, never decoded.
+pub fn with_body<R>(
+    obj: &Bound<'_, PyAny>,
+    f: impl FnOnce(&[u8]) -> R,
+) -> PyResult<Result<R, BodyError>> {
+    if let Ok(bytes) = obj.cast::<PyBytes>() {
+        return Ok(Ok(f(bytes.as_bytes())));
+    }
+    if let Ok(text) = obj.cast::<PyString>() {
+        return Ok(text
+            .to_str()
+            .map(|t| f(t.as_bytes()))
+            .map_err(|_| BodyError::NotUtf8));
+    }
+    if let Ok(array) = obj.cast::<PyByteArray>() {
+        // SAFETY: no Python code runs while the slice is borrowed, so nothing can resize it.
+        return Ok(Ok(f(unsafe { array.as_bytes() })));
+    }
+    if !supports_buffer(obj) {
+        return Err(body_type_error(obj));
+    }
+    if let Ok(buffer) = PyBuffer::<u8>::get(obj) {
+        if buffer.is_c_contiguous() {
+            // SAFETY: the buffer is held for the duration of `f`, is C-contiguous, and no
+            // Python code runs meanwhile.
+            let slice = unsafe {
+                std::slice::from_raw_parts(buffer.buf_ptr() as *const u8, buffer.len_bytes())
+            };
+            return Ok(Ok(f(slice)));
+        }
+    }
+    // Any other buffer (another item format, or not contiguous): take a contiguous copy.
+    let copy = obj.py().get_type::<PyBytes>().call1((obj,))?;
+    let copy = copy.cast::<PyBytes>()?;
+    Ok(Ok(f(copy.as_bytes())))
+}
+
+/// A body for a batch that is verified with the GIL released: immutable `bytes` and `str`
+/// are borrowed (the caller keeps them alive), mutable buffers are copied.
+pub fn batch_body<'a>(obj: &'a Bound<'_, PyAny>) -> PyResult<Option<Cow<'a, [u8]>>> {
+    if let Ok(bytes) = obj.cast::<PyBytes>() {
+        return Ok(Some(Cow::Borrowed(bytes.as_bytes())));
+    }
+    if let Ok(text) = obj.cast::<PyString>() {
+        return Ok(text.to_str().ok().map(|t| Cow::Borrowed(t.as_bytes())));
+    }
+    Ok(with_body(obj, |b| b.to_vec())?.ok().map(Cow::Owned))
+}
+
+/// A signature or secret given as `str` or `bytes`, borrowed. `Ok(None)` for a `str` with no
+/// UTF-8 form.
+pub fn text_bytes<'a>(obj: &'a Bound<'_, PyAny>, what: &str) -> PyResult<Option<&'a [u8]>> {
+    if let Ok(text) = obj.cast::<PyString>() {
+        return Ok(text.to_str().ok().map(str::as_bytes));
+    }
+    if let Ok(bytes) = obj.cast::<PyBytes>() {
+        return Ok(Some(bytes.as_bytes()));
+    }
+    Err(PyTypeError::new_err(format!(
+        "{what} must be str or bytes, not {}",
+        type_name(obj)
+    )))
+}
+
+/// What a header lookup found. A present value has been checked to be `str` (with a UTF-8
+/// form) or `bytes`, and no longer than [`MAX_HEADER_BYTES`].
+#[derive(Debug)]
+pub enum HeaderValue<'py> {
+    Absent,
+    Present(Bound<'py, PyAny>),
+    /// Present but unusable; the text says why.
+    Invalid(String),
+}
+
+impl HeaderValue<'_> {
+    pub fn as_option(&self) -> Option<&[u8]> {
+        match self {
+            Self::Present(value) => header_bytes(value),
+            _ => None,
+        }
+    }
+
+    pub fn is_invalid(&self) -> bool {
+        matches!(self, Self::Invalid(_))
+    }
+
+    pub fn to_owned_bytes(&self) -> Option<Vec<u8>> {
+        self.as_option().map(<[u8]>::to_vec)
+    }
+}
+
+fn header_bytes<'a>(value: &'a Bound<'_, PyAny>) -> Option<&'a [u8]> {
+    if let Ok(text) = value.cast::<PyString>() {
+        text.to_str().ok().map(str::as_bytes)
+    } else if let Ok(raw) = value.cast::<PyBytes>() {
+        Some(raw.as_bytes())
+    } else {
+        None
+    }
+}
+
+fn header_value<'py>(name: &str, value: Bound<'py, PyAny>) -> HeaderValue<'py> {
+    let length = match header_bytes(&value) {
+        Some(bytes) => bytes.len(),
+        None if value.is_instance_of::<PyString>() => {
+            return HeaderValue::Invalid(format!("header {name:?} is not valid text"))
+        }
+        None => {
+            return HeaderValue::Invalid(format!(
+                "header {name:?} must be str or bytes, not {}",
+                type_name(&value)
+            ))
+        }
+    };
+    if length > MAX_HEADER_BYTES {
+        return HeaderValue::Invalid(format!(
+            "header {name:?} is longer than {MAX_HEADER_BYTES} bytes"
+        ));
+    }
+    HeaderValue::Present(value)
+}
+
+fn name_matches(key: &Bound<'_, PyAny>, name: &str) -> bool {
+    header_bytes(key).is_some_and(|k| k.eq_ignore_ascii_case(name.as_bytes()))
+}
+
+fn scan_pairs<'py>(pairs: &Bound<'py, PyAny>, name: &str) -> PyResult<Option<Bound<'py, PyAny>>> {
+    for pair in pairs.try_iter()? {
+        let pair = pair?;
+        let (key, value): (Bound<'py, PyAny>, Bound<'py, PyAny>) =
+            pair.extract().map_err(|_| {
+                PyTypeError::new_err(
+                    "headers must be a mapping or an iterable of (name, value) pairs",
+                )
+            })?;
+        if name_matches(&key, name) {
+            return Ok(Some(value));
+        }
+    }
+    Ok(None)
+}
+
+/// Looks a header up by its lowercase `name` (given also as an interned Python string) in any
+/// mapping (dict, httpx/Starlette/Werkzeug headers, ...) or in an iterable of `(name, value)`
+/// pairs such as ASGI's raw headers. Names compare case-insensitively; the first match wins.
+pub fn lookup_header<'py>(
+    headers: &Bound<'py, PyAny>,
+    name: &Bound<'py, PyString>,
+) -> PyResult<HeaderValue<'py>> {
+    let py = headers.py();
+    let text = name.to_str()?;
+    let found = if let Ok(dict) = headers.cast::<PyDict>() {
+        match dict.get_item(name)? {
+            Some(value) => Some(value),
+            None => scan_pairs(&dict.items().into_any(), text)?,
+        }
+    } else if headers.hasattr(pyo3::intern!(py, "items"))? {
+        let direct = headers.call_method1(pyo3::intern!(py, "get"), (name,))?;
+        if direct.is_none() {
+            scan_pairs(&headers.call_method0(pyo3::intern!(py, "items"))?, text)?
+        } else {
+            Some(direct)
+        }
+    } else {
+        scan_pairs(headers, text)?
+    };
+    Ok(match found {
+        Some(value) if !value.is_none() => header_value(text, value),
+        _ => HeaderValue::Absent,
+    })
+}
+
+/// Whole seconds since the epoch: `now` when given, else the system clock.
+pub fn now_seconds(now: Option<f64>) -> PyResult<i64> {
+    match now {
+        Some(value) if value.is_finite() => Ok(value.floor() as i64),
+        Some(_) => Err(PyValueError::new_err(
+            "now must be a finite number of seconds",
+        )),
+        None => Ok(SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))),
+    }
+}
+
+/// A tolerance in whole seconds; it must be a finite number >= 0.
+pub fn tolerance_seconds(tolerance: f64) -> PyResult<i64> {
+    if tolerance.is_finite() && tolerance >= 0.0 {
+        Ok(tolerance.floor() as i64)
+    } else {
+        Err(PyValueError::new_err(
+            "tolerance must be a finite number of seconds >= 0",
+        ))
+    }
+}
+
+/// Collects any iterable into a list of bound objects.
+pub fn collect<'py>(items: &Bound<'py, PyAny>) -> PyResult<Vec<Bound<'py, PyAny>>> {
+    items.try_iter()?.collect()
+}
+
+pub fn check_same_length(what: &str, left: usize, right: usize) -> PyResult<()> {
+    if left == right {
+        Ok(())
+    } else {
+        Err(PyValueError::new_err(format!(
+            "{what}: got {left} payloads but {right} signatures/headers"
+        )))
+    }
+}

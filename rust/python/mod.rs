@@ -1,0 +1,22 @@
+//! The pyo3 layer: converts Python arguments at the edge and calls the plain-Rust schemes.
+
+mod args;
+mod webhooks;
+
+use pyo3::prelude::*;
+
+#[pymodule]
+mod _native {
+    #[pymodule_export]
+    use super::webhooks::{
+        linktor_signature, verify_linktor, verify_linktor_request, HmacVerifier, LinktorVerifier,
+        StandardWebhook,
+    };
+
+    use pyo3::prelude::*;
+
+    #[pymodule_init]
+    fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
+        super::webhooks::add_exceptions(m)
+    }
+}

@@ -1,0 +1,573 @@
+//! `relaywire._native` webhook functions, classes and exceptions.
+
+use std::cell::RefCell;
+
+use pyo3::create_exception;
+use pyo3::exceptions::{PyException, PyTypeError, PyValueError};
+use pyo3::intern;
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+
+use super::args::{
+    batch_body, check_same_length, collect, lookup_header, now_seconds, text_bytes,
+    tolerance_seconds, type_name, with_body, BodyError, HeaderValue,
+};
+use crate::batch::check_all;
+use crate::generic::{GenericKey, TagEncoding};
+use crate::linktor::{self, LinktorKey};
+use crate::standard::{self, Headers, Rejection, StandardKey};
+
+create_exception!(
+    relaywire._native,
+    WebhookVerificationError,
+    PyException,
+    "A webhook could not be verified; the subclass says why."
+);
+create_exception!(
+    relaywire._native,
+    MissingHeaderError,
+    WebhookVerificationError,
+    "A required webhook header is absent or empty."
+);
+create_exception!(
+    relaywire._native,
+    InvalidHeaderError,
+    WebhookVerificationError,
+    "A webhook header is present but unusable (wrong type, not text, or too long)."
+);
+create_exception!(
+    relaywire._native,
+    InvalidTimestampError,
+    WebhookVerificationError,
+    "The timestamp header is not an integer number of seconds."
+);
+create_exception!(
+    relaywire._native,
+    TimestampOutOfToleranceError,
+    WebhookVerificationError,
+    "The timestamp is further from now than the tolerance allows (too old or too new)."
+);
+create_exception!(
+    relaywire._native,
+    InvalidSignatureError,
+    WebhookVerificationError,
+    "No signature in the header matches the payload."
+);
+create_exception!(
+    relaywire._native,
+    InvalidSecretError,
+    WebhookVerificationError,
+    "The webhook secret is empty or not in the scheme's format."
+);
+
+pub fn add_exceptions(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    m.add(
+        "WebhookVerificationError",
+        py.get_type::<WebhookVerificationError>(),
+    )?;
+    m.add("MissingHeaderError", py.get_type::<MissingHeaderError>())?;
+    m.add("InvalidHeaderError", py.get_type::<InvalidHeaderError>())?;
+    m.add(
+        "InvalidTimestampError",
+        py.get_type::<InvalidTimestampError>(),
+    )?;
+    m.add(
+        "TimestampOutOfToleranceError",
+        py.get_type::<TimestampOutOfToleranceError>(),
+    )?;
+    m.add(
+        "InvalidSignatureError",
+        py.get_type::<InvalidSignatureError>(),
+    )?;
+    m.add("InvalidSecretError", py.get_type::<InvalidSecretError>())?;
+    Ok(())
+}
+
+fn rejection_error(rejection: &Rejection) -> PyErr {
+    let message = rejection.to_string();
+    match rejection {
+        Rejection::MissingHeader(_) => MissingHeaderError::new_err(message),
+        Rejection::InvalidTimestamp(_) => InvalidTimestampError::new_err(message),
+        Rejection::TooOld | Rejection::TooNew => TimestampOutOfToleranceError::new_err(message),
+        Rejection::NoMatchingSignature => InvalidSignatureError::new_err(message),
+    }
+}
+
+fn body_error(error: BodyError) -> PyErr {
+    match error {
+        BodyError::NotUtf8 => WebhookVerificationError::new_err(
+            "payload str contains lone surrogates and has no UTF-8 form; pass the raw bytes",
+        ),
+    }
+}
+
+fn signing_body_error(error: BodyError) -> PyErr {
+    match error {
+        BodyError::NotUtf8 => PyValueError::new_err(
+            "payload str contains lone surrogates and has no UTF-8 form; pass bytes instead",
+        ),
+    }
+}
+
+/// A secret as UTF-8 bytes (str) or raw bytes; a `str` with no UTF-8 form is refused.
+fn secret_bytes<'a>(secret: &'a Bound<'_, PyAny>) -> PyResult<&'a [u8]> {
+    text_bytes(secret, "secret")?
+        .ok_or_else(|| InvalidSecretError::new_err("secret str has no UTF-8 form"))
+}
+
+fn non_empty_secret<'a>(secret: &'a Bound<'_, PyAny>) -> PyResult<&'a [u8]> {
+    let bytes = secret_bytes(secret)?;
+    if bytes.is_empty() {
+        return Err(InvalidSecretError::new_err("secret must not be empty"));
+    }
+    Ok(bytes)
+}
+
+/// `None`, a `str` or `bytes` signature; `None` and text with no UTF-8 form never match.
+fn signature_bytes<'a>(signature: &'a Bound<'_, PyAny>) -> PyResult<Option<&'a [u8]>> {
+    if signature.is_none() {
+        return Ok(None);
+    }
+    text_bytes(signature, "signature")
+}
+
+fn batch_verify<K: Sync>(
+    py: Python<'_>,
+    key: &K,
+    payloads: &Bound<'_, PyAny>,
+    signatures: &Bound<'_, PyAny>,
+    verify: impl Fn(&K, &[u8], &[u8]) -> bool + Sync + Send,
+) -> PyResult<Vec<bool>> {
+    let payloads = collect(payloads)?;
+    let signatures = collect(signatures)?;
+    check_same_length("verify_many", payloads.len(), signatures.len())?;
+    let bodies = payloads
+        .iter()
+        .map(batch_body)
+        .collect::<PyResult<Vec<_>>>()?;
+    let signatures = signatures
+        .iter()
+        .map(|s| Ok(signature_bytes(s)?.map(<[u8]>::to_vec)))
+        .collect::<PyResult<Vec<_>>>()?;
+    let items: Vec<_> = bodies.into_iter().zip(signatures).collect();
+    let total = items
+        .iter()
+        .map(|(b, _)| b.as_ref().map_or(0, |b| b.len()))
+        .sum();
+    Ok(py.detach(|| {
+        check_all(&items, total, |(body, signature)| match (body, signature) {
+            (Some(body), Some(signature)) => verify(key, body, signature),
+            _ => false,
+        })
+    }))
+}
+
+// ---------------------------------------------------------------- Linktor
+
+thread_local! {
+    /// The last secret used by the module-level functions, keyed once: receivers call them
+    /// with the same secret for every request.
+    static LAST_LINKTOR_KEY: RefCell<Option<(Vec<u8>, LinktorKey)>> = const { RefCell::new(None) };
+}
+
+fn with_linktor_key<R>(secret: &[u8], f: impl FnOnce(&LinktorKey) -> R) -> R {
+    LAST_LINKTOR_KEY.with(|cell| {
+        let mut cached = cell.borrow_mut();
+        match cached.as_ref() {
+            Some((known, key)) if known.as_slice() == secret => f(key),
+            _ => {
+                let key = LinktorKey::new(secret);
+                let result = f(&key);
+                *cached = Some((secret.to_vec(), key));
+                result
+            }
+        }
+    })
+}
+
+fn linktor_verify_request(
+    key: &LinktorKey,
+    payload: &Bound<'_, PyAny>,
+    headers: &Bound<'_, PyAny>,
+    tolerance: f64,
+    now: Option<f64>,
+) -> PyResult<bool> {
+    let py = headers.py();
+    let tolerance = tolerance_seconds(tolerance)?;
+    let now = now_seconds(now)?;
+    let signature = lookup_header(headers, intern!(py, linktor::SIGNATURE_HEADER))?;
+    let timestamp = lookup_header(headers, intern!(py, linktor::TIMESTAMP_HEADER))?;
+    if signature.is_invalid() || timestamp.is_invalid() {
+        return Ok(false);
+    }
+    Ok(with_body(payload, |body| {
+        key.verify_request(
+            body,
+            signature.as_option(),
+            timestamp.as_option(),
+            now,
+            tolerance,
+        )
+    })?
+    .unwrap_or(false))
+}
+
+fn hex_string(hex: &[u8]) -> String {
+    String::from_utf8_lossy(hex).into_owned()
+}
+
+/// Lowercase hex HMAC-SHA256 of the raw body keyed by the UTF-8 secret.
+#[pyfunction]
+pub fn linktor_signature(
+    payload: &Bound<'_, PyAny>,
+    secret: &Bound<'_, PyAny>,
+) -> PyResult<String> {
+    let secret = secret_bytes(secret)?;
+    let hex = with_linktor_key(secret, |key| with_body(payload, |body| key.sign(body)))?
+        .map_err(signing_body_error)?;
+    Ok(hex_string(&hex))
+}
+
+/// The official Linktor answer: the signature must equal the lowercase hex tag exactly.
+#[pyfunction]
+pub fn verify_linktor(
+    payload: &Bound<'_, PyAny>,
+    signature: &Bound<'_, PyAny>,
+    secret: &Bound<'_, PyAny>,
+) -> PyResult<bool> {
+    let Some(signature) = signature_bytes(signature)? else {
+        return Ok(false);
+    };
+    let Some(secret) = text_bytes(secret, "secret")? else {
+        return Ok(false);
+    };
+    if secret.is_empty() || signature.is_empty() {
+        return Ok(false);
+    }
+    Ok(with_linktor_key(secret, |key| {
+        with_body(payload, |body| key.verify(body, signature))
+    })?
+    .unwrap_or(false))
+}
+
+/// Signature header check plus, when `X-Linktor-Timestamp` is present, `|now - ts| <= tolerance`.
+#[pyfunction]
+#[pyo3(signature = (payload, headers, secret, tolerance = 300.0, *, now = None))]
+pub fn verify_linktor_request(
+    payload: &Bound<'_, PyAny>,
+    headers: &Bound<'_, PyAny>,
+    secret: &Bound<'_, PyAny>,
+    tolerance: f64,
+    now: Option<f64>,
+) -> PyResult<bool> {
+    let Some(secret) = text_bytes(secret, "secret")? else {
+        return Ok(false);
+    };
+    if secret.is_empty() {
+        return Ok(false);
+    }
+    with_linktor_key(secret, |key| {
+        linktor_verify_request(key, payload, headers, tolerance, now)
+    })
+}
+
+/// A Linktor verifier keyed once, for receivers that verify every request.
+#[pyclass(frozen, module = "relaywire._native")]
+pub struct LinktorVerifier {
+    key: LinktorKey,
+}
+
+#[pymethods]
+impl LinktorVerifier {
+    #[new]
+    fn new(secret: &Bound<'_, PyAny>) -> PyResult<Self> {
+        Ok(Self {
+            key: LinktorKey::new(non_empty_secret(secret)?),
+        })
+    }
+
+    fn sign(&self, payload: &Bound<'_, PyAny>) -> PyResult<String> {
+        let hex = with_body(payload, |body| self.key.sign(body))?.map_err(signing_body_error)?;
+        Ok(hex_string(&hex))
+    }
+
+    fn verify(&self, payload: &Bound<'_, PyAny>, signature: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let Some(signature) = signature_bytes(signature)? else {
+            return Ok(false);
+        };
+        Ok(with_body(payload, |body| self.key.verify(body, signature))?.unwrap_or(false))
+    }
+
+    #[pyo3(signature = (payload, headers, tolerance = 300.0, *, now = None))]
+    fn verify_request(
+        &self,
+        payload: &Bound<'_, PyAny>,
+        headers: &Bound<'_, PyAny>,
+        tolerance: f64,
+        now: Option<f64>,
+    ) -> PyResult<bool> {
+        linktor_verify_request(&self.key, payload, headers, tolerance, now)
+    }
+
+    fn verify_many(
+        &self,
+        py: Python<'_>,
+        payloads: &Bound<'_, PyAny>,
+        signatures: &Bound<'_, PyAny>,
+    ) -> PyResult<Vec<bool>> {
+        batch_verify(py, &self.key, payloads, signatures, LinktorKey::verify)
+    }
+
+    fn __repr__(&self) -> &'static str {
+        "LinktorVerifier(secret=<redacted>)"
+    }
+}
+
+// ------------------------------------------------------- Standard Webhooks
+
+/// A Standard Webhooks verifier and signer (`webhook-id`, `webhook-timestamp`,
+/// `webhook-signature`; `v1,<base64>`; `whsec_` secrets).
+#[pyclass(frozen, module = "relaywire._native")]
+pub struct StandardWebhook {
+    key: StandardKey,
+}
+
+/// The three headers of one delivery, as found.
+struct FoundHeaders<'py> {
+    id: HeaderValue<'py>,
+    timestamp: HeaderValue<'py>,
+    signature: HeaderValue<'py>,
+}
+
+impl<'py> FoundHeaders<'py> {
+    fn read(headers: &Bound<'py, PyAny>) -> PyResult<Self> {
+        let py = headers.py();
+        Ok(Self {
+            id: lookup_header(headers, intern!(py, standard::ID_HEADER))?,
+            timestamp: lookup_header(headers, intern!(py, standard::TIMESTAMP_HEADER))?,
+            signature: lookup_header(headers, intern!(py, standard::SIGNATURE_HEADER))?,
+        })
+    }
+
+    fn invalid(&self) -> Option<&str> {
+        [&self.id, &self.timestamp, &self.signature]
+            .into_iter()
+            .find_map(|h| match h {
+                HeaderValue::Invalid(why) => Some(why.as_str()),
+                _ => None,
+            })
+    }
+
+    fn borrowed(&self) -> Headers<'_> {
+        Headers {
+            id: self.id.as_option(),
+            timestamp: self.timestamp.as_option(),
+            signature: self.signature.as_option(),
+        }
+    }
+
+    /// Owned copies for verification without the GIL; `None` when a header is unusable.
+    fn owned(&self) -> Option<OwnedHeaders> {
+        if self.invalid().is_some() {
+            return None;
+        }
+        Some(OwnedHeaders {
+            id: self.id.to_owned_bytes(),
+            timestamp: self.timestamp.to_owned_bytes(),
+            signature: self.signature.to_owned_bytes(),
+        })
+    }
+}
+
+struct OwnedHeaders {
+    id: Option<Vec<u8>>,
+    timestamp: Option<Vec<u8>>,
+    signature: Option<Vec<u8>>,
+}
+
+impl OwnedHeaders {
+    fn borrowed(&self) -> Headers<'_> {
+        Headers {
+            id: self.id.as_deref(),
+            timestamp: self.timestamp.as_deref(),
+            signature: self.signature.as_deref(),
+        }
+    }
+}
+
+fn timestamp_arg(timestamp: &Bound<'_, PyAny>) -> PyResult<i64> {
+    if let Ok(seconds) = timestamp.extract::<i64>() {
+        return Ok(seconds);
+    }
+    if timestamp.hasattr("timestamp")? {
+        let seconds: f64 = timestamp.call_method0("timestamp")?.extract()?;
+        if seconds.is_finite() {
+            return Ok(seconds.floor() as i64);
+        }
+    }
+    Err(PyTypeError::new_err(format!(
+        "timestamp must be an int (seconds) or a datetime, not {}",
+        type_name(timestamp)
+    )))
+}
+
+#[pymethods]
+impl StandardWebhook {
+    /// `secret` is `whsec_<base64>` (the prefix is optional) or the raw key as bytes.
+    #[new]
+    fn new(secret: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let key = if let Ok(raw) = secret.cast::<PyBytes>() {
+            StandardKey::from_key_bytes(non_empty_secret(raw.as_any())?)
+        } else {
+            StandardKey::from_secret(secret_bytes(secret)?)
+                .map_err(|e| InvalidSecretError::new_err(e.to_string()))?
+        };
+        Ok(Self { key })
+    }
+
+    fn sign(
+        &self,
+        msg_id: &str,
+        timestamp: &Bound<'_, PyAny>,
+        payload: &Bound<'_, PyAny>,
+    ) -> PyResult<String> {
+        let timestamp = timestamp_arg(timestamp)?;
+        with_body(payload, |body| {
+            self.key.sign(msg_id.as_bytes(), timestamp, body)
+        })?
+        .map_err(signing_body_error)
+    }
+
+    #[pyo3(signature = (payload, headers, *, tolerance = 300.0, now = None))]
+    fn verify(
+        &self,
+        payload: &Bound<'_, PyAny>,
+        headers: &Bound<'_, PyAny>,
+        tolerance: f64,
+        now: Option<f64>,
+    ) -> PyResult<()> {
+        let tolerance = tolerance_seconds(tolerance)?;
+        let now = now_seconds(now)?;
+        let headers = FoundHeaders::read(headers)?;
+        if let Some(why) = headers.invalid() {
+            return Err(InvalidHeaderError::new_err(why.to_owned()));
+        }
+        with_body(payload, |body| {
+            self.key.verify(body, &headers.borrowed(), now, tolerance)
+        })?
+        .map_err(body_error)?
+        .map_err(|rejection| rejection_error(&rejection))
+    }
+
+    #[pyo3(signature = (payloads, headers_list, *, tolerance = 300.0, now = None))]
+    fn verify_many(
+        &self,
+        py: Python<'_>,
+        payloads: &Bound<'_, PyAny>,
+        headers_list: &Bound<'_, PyAny>,
+        tolerance: f64,
+        now: Option<f64>,
+    ) -> PyResult<Vec<bool>> {
+        let tolerance = tolerance_seconds(tolerance)?;
+        let now = now_seconds(now)?;
+        let payloads = collect(payloads)?;
+        let headers_list = collect(headers_list)?;
+        check_same_length("verify_many", payloads.len(), headers_list.len())?;
+        let bodies = payloads
+            .iter()
+            .map(batch_body)
+            .collect::<PyResult<Vec<_>>>()?;
+        let headers = headers_list
+            .iter()
+            .map(|h| Ok(FoundHeaders::read(h)?.owned()))
+            .collect::<PyResult<Vec<_>>>()?;
+        let items: Vec<_> = bodies.into_iter().zip(headers).collect();
+        let total = items
+            .iter()
+            .map(|(b, _)| b.as_ref().map_or(0, |b| b.len()))
+            .sum();
+        let key = &self.key;
+        Ok(py.detach(|| {
+            check_all(&items, total, |(body, headers)| match (body, headers) {
+                (Some(body), Some(headers)) => key
+                    .verify(body, &headers.borrowed(), now, tolerance)
+                    .is_ok(),
+                _ => false,
+            })
+        }))
+    }
+
+    fn __repr__(&self) -> &'static str {
+        "StandardWebhook(secret=<redacted>)"
+    }
+}
+
+// ----------------------------------------------------------------- Generic
+
+/// HMAC-SHA256 of the raw body, hex or base64, behind an optional literal prefix.
+#[pyclass(frozen, module = "relaywire._native")]
+pub struct HmacVerifier {
+    key: GenericKey,
+    encoding: &'static str,
+    prefix: String,
+}
+
+#[pymethods]
+impl HmacVerifier {
+    #[new]
+    #[pyo3(signature = (secret, *, encoding = "hex", prefix = ""))]
+    fn new(secret: &Bound<'_, PyAny>, encoding: &str, prefix: &str) -> PyResult<Self> {
+        let (parsed, name) = match TagEncoding::parse(encoding) {
+            Some(TagEncoding::Hex) => (TagEncoding::Hex, "hex"),
+            Some(TagEncoding::Base64) => (TagEncoding::Base64, "base64"),
+            None => {
+                return Err(PyValueError::new_err(format!(
+                    "encoding must be \"hex\" or \"base64\", not {encoding:?}"
+                )))
+            }
+        };
+        Ok(Self {
+            key: GenericKey::new(non_empty_secret(secret)?, parsed, prefix.as_bytes()),
+            encoding: name,
+            prefix: prefix.to_owned(),
+        })
+    }
+
+    fn sign(&self, payload: &Bound<'_, PyAny>) -> PyResult<String> {
+        with_body(payload, |body| self.key.sign(body))?.map_err(signing_body_error)
+    }
+
+    fn verify(&self, payload: &Bound<'_, PyAny>, signature: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let Some(signature) = signature_bytes(signature)? else {
+            return Ok(false);
+        };
+        Ok(with_body(payload, |body| self.key.verify(body, signature))?.unwrap_or(false))
+    }
+
+    fn verify_many(
+        &self,
+        py: Python<'_>,
+        payloads: &Bound<'_, PyAny>,
+        signatures: &Bound<'_, PyAny>,
+    ) -> PyResult<Vec<bool>> {
+        batch_verify(py, &self.key, payloads, signatures, GenericKey::verify)
+    }
+
+    #[getter]
+    fn encoding(&self) -> &'static str {
+        self.encoding
+    }
+
+    #[getter]
+    fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "HmacVerifier(secret=<redacted>, encoding={:?}, prefix={:?})",
+            self.encoding, self.prefix
+        )
+    }
+}

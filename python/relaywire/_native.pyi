@@ -4,11 +4,27 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any, Literal, TypeAlias, final
 
-Body: TypeAlias = bytes | bytearray | memoryview | str
-Signature: TypeAlias = str | bytes | None
-Secret: TypeAlias = str | bytes
-HeaderValue: TypeAlias = str | bytes
-Headers: TypeAlias = Mapping[Any, Any] | Iterable[tuple[HeaderValue, HeaderValue]]
+__all__ = [
+    "HmacVerifier",
+    "InvalidHeaderError",
+    "InvalidSecretError",
+    "InvalidSignatureError",
+    "InvalidTimestampError",
+    "LinktorVerifier",
+    "MissingHeaderError",
+    "StandardWebhook",
+    "TimestampOutOfToleranceError",
+    "WebhookVerificationError",
+    "linktor_signature",
+    "verify_linktor",
+    "verify_linktor_request",
+]
+
+_Body: TypeAlias = bytes | bytearray | memoryview | str
+_Signature: TypeAlias = str | bytes | None
+_Secret: TypeAlias = str | bytes
+_HeaderValue: TypeAlias = str | bytes
+_Headers: TypeAlias = Mapping[Any, Any] | Iterable[tuple[_HeaderValue, _HeaderValue]]
 
 class WebhookVerificationError(Exception): ...
 class MissingHeaderError(WebhookVerificationError): ...
@@ -18,49 +34,50 @@ class TimestampOutOfToleranceError(WebhookVerificationError): ...
 class InvalidSignatureError(WebhookVerificationError): ...
 class InvalidSecretError(WebhookVerificationError): ...
 
-def linktor_signature(payload: Body, secret: Secret) -> str: ...
-def verify_linktor(payload: Body, signature: Signature, secret: Secret) -> bool: ...
+def linktor_signature(payload: _Body, secret: _Secret) -> str: ...
+def verify_linktor(payload: _Body, signature: _Signature, secret: _Secret) -> bool: ...
 def verify_linktor_request(
-    payload: Body,
-    headers: Headers,
-    secret: Secret,
+    payload: _Body,
+    headers: _Headers,
+    secret: _Secret,
     tolerance: float = 300.0,
     *,
     now: float | None = None,
 ) -> bool: ...
+
 @final
 class LinktorVerifier:
-    def __new__(cls, secret: Secret) -> LinktorVerifier: ...
-    def sign(self, payload: Body) -> str: ...
-    def verify(self, payload: Body, signature: Signature) -> bool: ...
+    def __new__(cls, secret: _Secret) -> LinktorVerifier: ...
+    def sign(self, payload: _Body) -> str: ...
+    def verify(self, payload: _Body, signature: _Signature) -> bool: ...
     def verify_request(
         self,
-        payload: Body,
-        headers: Headers,
+        payload: _Body,
+        headers: _Headers,
         tolerance: float = 300.0,
         *,
         now: float | None = None,
     ) -> bool: ...
     def verify_many(
-        self, payloads: Iterable[Body], signatures: Iterable[Signature]
+        self, payloads: Iterable[_Body], signatures: Iterable[_Signature]
     ) -> list[bool]: ...
 
 @final
 class StandardWebhook:
-    def __new__(cls, secret: Secret) -> StandardWebhook: ...
-    def sign(self, msg_id: str, timestamp: int | datetime, payload: Body) -> str: ...
+    def __new__(cls, secret: _Secret) -> StandardWebhook: ...
+    def sign(self, msg_id: str, timestamp: int | datetime, payload: _Body) -> str: ...
     def verify(
         self,
-        payload: Body,
-        headers: Headers,
+        payload: _Body,
+        headers: _Headers,
         *,
         tolerance: float = 300.0,
         now: float | None = None,
     ) -> None: ...
     def verify_many(
         self,
-        payloads: Iterable[Body],
-        headers_list: Iterable[Headers],
+        payloads: Iterable[_Body],
+        headers_list: Iterable[_Headers],
         *,
         tolerance: float = 300.0,
         now: float | None = None,
@@ -70,7 +87,7 @@ class StandardWebhook:
 class HmacVerifier:
     def __new__(
         cls,
-        secret: Secret,
+        secret: _Secret,
         *,
         encoding: Literal["hex", "base64"] = "hex",
         prefix: str = "",
@@ -79,8 +96,8 @@ class HmacVerifier:
     def encoding(self) -> Literal["hex", "base64"]: ...
     @property
     def prefix(self) -> str: ...
-    def sign(self, payload: Body) -> str: ...
-    def verify(self, payload: Body, signature: Signature) -> bool: ...
+    def sign(self, payload: _Body) -> str: ...
+    def verify(self, payload: _Body, signature: _Signature) -> bool: ...
     def verify_many(
-        self, payloads: Iterable[Body], signatures: Iterable[Signature]
+        self, payloads: Iterable[_Body], signatures: Iterable[_Signature]
     ) -> list[bool]: ...

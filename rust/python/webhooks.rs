@@ -146,10 +146,8 @@ fn batch_verify<K: Sync>(
         .iter()
         .map(batch_body)
         .collect::<PyResult<Vec<_>>>()?;
-    let signatures = signatures
-        .iter()
-        .map(|s| Ok(signature_bytes(s)?.map(<[u8]>::to_vec)))
-        .collect::<PyResult<Vec<_>>>()?;
+    // Signatures are immutable `str`/`bytes` kept alive by `signatures`: borrow them.
+    let signatures = signatures.iter().map(signature_bytes).collect::<PyResult<Vec<_>>>()?;
     let items: Vec<_> = bodies.into_iter().zip(signatures).collect();
     let total = items
         .iter()

@@ -1,0 +1,5 @@
+import sys
+
+from relaywire.cli import main
+
+sys.exit(main())

@@ -1,0 +1,52 @@
+"""The README's main job, `relaywire demo`, and the command-line entry point."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from relaywire.cli import main
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "relaywire", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_demo_accepts_genuine_and_rejects_tampered_deliveries() -> None:
+    result = run_cli("demo")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    for scheme in ("Linktor", "Standard Webhooks", "Generic HMAC"):
+        assert scheme in out
+    assert out.count("genuine        accepted") == 3
+    assert out.count("tampered body  rejected") == 3
+    assert "TimestampOutOfToleranceError" in out
+    assert "speed-up" in out
+    assert "Linktor verify, 256 B" in out
+
+
+def test_demo_without_speed_table() -> None:
+    result = run_cli("demo", "--no-speed")
+    assert result.returncode == 0, result.stderr
+    assert "speed-up" not in result.stdout
+    assert "genuine        accepted" in result.stdout
+
+
+def test_no_command_prints_help_and_fails(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == 2
+    assert "demo" in capsys.readouterr().out
+
+
+def test_version_flag(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.startswith("relaywire ")

@@ -1,47 +1,155 @@
-//! Batch verification: large batches are spread over all cores, small ones stay serial because
-//! handing work to the thread pool costs more than hashing a few short bodies.
+//! Batch verification.
+//!
+//! Items are prepared on the calling thread (in the extension, that is where Python objects
+//! are read, under the GIL) and checked on the thread pool without it. Large batches are
+//! pipelined: while the pool checks one chunk, the calling thread prepares the next, so the
+//! serial preparation overlaps the hashing instead of preceding it. Small batches stay on
+//! the calling thread, where handing work to the pool would cost more than it saves.
 
-use rayon::prelude::*;
+use std::ops::Range;
+use std::sync::{Condvar, Mutex, OnceLock};
 
-/// Below this much work (bytes hashed, plus a per-item allowance for keying and
-/// finalisation) a batch runs on the calling thread.
-pub const PARALLEL_MIN_WORK: usize = 64 * 1024;
+/// Below this much work (bytes hashed, plus [`PER_ITEM_WORK`] an item for keying and
+/// finalisation) a batch is checked on the calling thread.
+pub const PARALLEL_MIN_WORK: usize = 256 * 1024;
 /// Per-item allowance, in bytes-equivalent, for the fixed cost of one HMAC.
 pub const PER_ITEM_WORK: usize = 192;
-/// Items handed to a worker at a time, so that scheduling stays cheap next to hashing.
-const MIN_CHUNK: usize = 16;
+/// Items prepared and handed to the pool at a time.
+pub const CHUNK: usize = 128;
 
-/// Applies `check` to every item, in order.
-pub fn check_all<T, F>(items: &[T], body_bytes: usize, check: F) -> Vec<bool>
-where
-    T: Sync,
-    F: Fn(&T) -> bool + Sync + Send,
-{
-    let work = body_bytes.saturating_add(items.len().saturating_mul(PER_ITEM_WORK));
-    if work < PARALLEL_MIN_WORK || rayon::current_num_threads() < 2 {
-        items.iter().map(check).collect()
-    } else {
-        items
-            .par_iter()
-            .with_min_len(MIN_CHUNK)
-            .map(check)
-            .collect()
+/// Counts finished chunks; the calling thread waits on it for the last one.
+pub struct Latch {
+    remaining: Mutex<usize>,
+    zero: Condvar,
+}
+
+impl Latch {
+    fn new(count: usize) -> Self {
+        Self {
+            remaining: Mutex::new(count),
+            zero: Condvar::new(),
+        }
     }
+
+    fn count_down(&self) {
+        let mut remaining = self.remaining.lock().unwrap_or_else(|e| e.into_inner());
+        *remaining = remaining.saturating_sub(1);
+        if *remaining == 0 {
+            self.zero.notify_all();
+        }
+    }
+
+    /// Blocks until every chunk has been checked.
+    pub fn wait(&self) {
+        let mut remaining = self.remaining.lock().unwrap_or_else(|e| e.into_inner());
+        while *remaining > 0 {
+            remaining = self.zero.wait(remaining).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+}
+
+/// Whether a batch of `count` items holding `body_bytes` in all is worth the thread pool.
+pub fn is_large(count: usize, body_bytes: usize) -> bool {
+    let work = body_bytes.saturating_add(count.saturating_mul(PER_ITEM_WORK));
+    work >= PARALLEL_MIN_WORK && rayon::current_num_threads() >= 2
+}
+
+/// Checks `count` items, in order.
+///
+/// `prepare(range)` builds the items of `range` on the calling thread. `release(job)` runs
+/// `job` with whatever the caller holds released (the extension passes `py.detach`): the
+/// serial check of a small batch, or the wait for the pool's last chunk of a large one.
+/// `large` picks the pipelined path (see [`is_large`]).
+pub fn check_batch<T, E, P, C, R>(
+    count: usize,
+    large: bool,
+    mut prepare: P,
+    check: C,
+    release: R,
+) -> Result<Vec<bool>, E>
+where
+    T: Send + Sync,
+    P: FnMut(Range<usize>) -> Result<Vec<T>, E>,
+    C: Fn(&T) -> bool + Sync,
+    R: FnOnce(&(dyn Fn() + Sync)),
+{
+    if !large {
+        let items = prepare(0..count)?;
+        let results = OnceLock::new();
+        release(&|| {
+            let _ = results.set(items.iter().map(&check).collect::<Vec<bool>>());
+        });
+        return Ok(results.into_inner().unwrap_or_default());
+    }
+
+    let mut results = vec![false; count];
+    let latch = Latch::new(count.div_ceil(CHUNK));
+    let (check, latch_ref) = (&check, &latch);
+    rayon::in_place_scope(|scope| {
+        for (index, out) in results.chunks_mut(CHUNK).enumerate() {
+            let start = index * CHUNK;
+            let items = prepare(start..start + out.len())?;
+            scope.spawn(move |_| {
+                for (slot, item) in out.iter_mut().zip(&items) {
+                    *slot = check(item);
+                }
+                latch_ref.count_down();
+            });
+        }
+        release(&|| latch_ref.wait());
+        Ok(())
+    })?;
+    Ok(results)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn run(count: usize, large: bool) -> Result<Vec<bool>, String> {
+        let numbers: Vec<usize> = (0..count).collect();
+        check_batch(
+            count,
+            large,
+            |range: Range<usize>| Ok::<_, String>(numbers[range].to_vec()),
+            |n| n % 7 == 1,
+            |job| job(),
+        )
+    }
+
     #[test]
-    fn order_is_kept_serial_and_parallel() {
-        let small: Vec<u32> = (0..10).collect();
-        assert_eq!(
-            check_all(&small, 0, |n| n % 3 == 0),
-            small.iter().map(|n| n % 3 == 0).collect::<Vec<_>>()
+    fn order_is_kept_serial_and_pipelined() {
+        for count in [0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 10 * CHUNK + 3] {
+            let expected: Vec<bool> = (0..count).map(|n| n % 7 == 1).collect();
+            assert_eq!(run(count, false).unwrap(), expected);
+            assert_eq!(run(count, true).unwrap(), expected);
+        }
+    }
+
+    #[test]
+    fn a_preparation_error_stops_the_batch() {
+        let result = check_batch(
+            1000,
+            true,
+            |range: Range<usize>| {
+                if range.start >= 3 * CHUNK {
+                    Err(format!("bad item at {}", range.start))
+                } else {
+                    Ok(range.collect::<Vec<_>>())
+                }
+            },
+            |_| true,
+            |job| job(),
         );
-        let large: Vec<u32> = (0..100_000).collect();
-        let expected: Vec<bool> = large.iter().map(|n| n % 7 == 1).collect();
-        assert_eq!(check_all(&large, 1 << 30, |n| n % 7 == 1), expected);
+        assert_eq!(result, Err(format!("bad item at {}", 3 * CHUNK)));
+    }
+
+    #[test]
+    fn size_threshold() {
+        assert!(!is_large(10, 10 * 1024));
+        assert_eq!(
+            is_large(10_000, 10_000 * 1024),
+            rayon::current_num_threads() >= 2
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! `relaywire._native` webhook functions, classes and exceptions.
 
 use std::cell::RefCell;
+use std::ops::Range;
 
 use pyo3::create_exception;
 use pyo3::exceptions::{PyException, PyTypeError, PyValueError};
@@ -12,7 +13,7 @@ use super::args::{
     batch_body, check_same_length, collect, lookup_header, now_seconds, text_bytes,
     tolerance_seconds, type_name, with_body, BodyError, HeaderValue,
 };
-use crate::batch::check_all;
+use crate::batch::{check_batch, is_large};
 use crate::generic::{GenericKey, TagEncoding};
 use crate::linktor::{self, LinktorKey};
 use crate::standard::{self, Headers, Rejection, StandardKey};
@@ -132,33 +133,43 @@ fn signature_bytes<'a>(signature: &'a Bound<'_, PyAny>) -> PyResult<Option<&'a [
     text_bytes(signature, "signature")
 }
 
+/// Total length of the payloads, to decide whether a batch is worth the thread pool.
+fn total_len(payloads: &[Bound<'_, PyAny>]) -> usize {
+    payloads.iter().map(|p| p.len().unwrap_or(0)).sum()
+}
+
+/// `verify_many` for the schemes that take one signature per body. The GIL is released while
+/// the bodies are hashed.
 fn batch_verify<K: Sync>(
     py: Python<'_>,
     key: &K,
     payloads: &Bound<'_, PyAny>,
     signatures: &Bound<'_, PyAny>,
-    verify: impl Fn(&K, &[u8], &[u8]) -> bool + Sync + Send,
+    verify: impl Fn(&K, &[u8], &[u8]) -> bool + Sync,
 ) -> PyResult<Vec<bool>> {
     let payloads = collect(payloads)?;
     let signatures = collect(signatures)?;
     check_same_length("verify_many", payloads.len(), signatures.len())?;
-    let bodies = payloads
-        .iter()
-        .map(batch_body)
-        .collect::<PyResult<Vec<_>>>()?;
-    // Signatures are immutable `str`/`bytes` kept alive by `signatures`: borrow them.
-    let signatures = signatures.iter().map(signature_bytes).collect::<PyResult<Vec<_>>>()?;
-    let items: Vec<_> = bodies.into_iter().zip(signatures).collect();
-    let total = items
-        .iter()
-        .map(|(b, _)| b.as_ref().map_or(0, |b| b.len()))
-        .sum();
-    Ok(py.detach(|| {
-        check_all(&items, total, |(body, signature)| match (body, signature) {
+    // Bodies and signatures that are immutable `bytes`/`str` are borrowed: the two lists
+    // above keep them alive until the batch is done.
+    let prepare = |range: Range<usize>| {
+        payloads[range.clone()]
+            .iter()
+            .zip(&signatures[range])
+            .map(|(payload, signature)| Ok((batch_body(payload)?, signature_bytes(signature)?)))
+            .collect::<PyResult<Vec<_>>>()
+    };
+    let large = is_large(payloads.len(), total_len(&payloads));
+    check_batch(
+        payloads.len(),
+        large,
+        prepare,
+        |(body, signature)| match (body, signature) {
             (Some(body), Some(signature)) => verify(key, body, signature),
             _ => false,
-        })
-    }))
+        },
+        |job| py.detach(job),
+    )
 }
 
 // ---------------------------------------------------------------- Linktor
@@ -472,28 +483,29 @@ impl StandardWebhook {
         let payloads = collect(payloads)?;
         let headers_list = collect(headers_list)?;
         check_same_length("verify_many", payloads.len(), headers_list.len())?;
-        let bodies = payloads
-            .iter()
-            .map(batch_body)
-            .collect::<PyResult<Vec<_>>>()?;
-        let headers = headers_list
-            .iter()
-            .map(|h| Ok(FoundHeaders::read(h)?.owned()))
-            .collect::<PyResult<Vec<_>>>()?;
-        let items: Vec<_> = bodies.into_iter().zip(headers).collect();
-        let total = items
-            .iter()
-            .map(|(b, _)| b.as_ref().map_or(0, |b| b.len()))
-            .sum();
+        let prepare = |range: Range<usize>| {
+            payloads[range.clone()]
+                .iter()
+                .zip(&headers_list[range])
+                .map(|(payload, headers)| {
+                    Ok((batch_body(payload)?, FoundHeaders::read(headers)?.owned()))
+                })
+                .collect::<PyResult<Vec<_>>>()
+        };
+        let large = is_large(payloads.len(), total_len(&payloads));
         let key = &self.key;
-        Ok(py.detach(|| {
-            check_all(&items, total, |(body, headers)| match (body, headers) {
+        check_batch(
+            payloads.len(),
+            large,
+            prepare,
+            |(body, headers)| match (body, headers) {
                 (Some(body), Some(headers)) => key
                     .verify(body, &headers.borrowed(), now, tolerance)
                     .is_ok(),
                 _ => false,
-            })
-        }))
+            },
+            |job| py.detach(job),
+        )
     }
 
     fn __repr__(&self) -> &'static str {

@@ -25,10 +25,7 @@ pub struct Latch {
 
 impl Latch {
     fn new(count: usize) -> Self {
-        Self {
-            remaining: Mutex::new(count),
-            zero: Condvar::new(),
-        }
+        Self { remaining: Mutex::new(count), zero: Condvar::new() }
     }
 
     fn count_down(&self) {
@@ -147,9 +144,6 @@ mod tests {
     #[test]
     fn size_threshold() {
         assert!(!is_large(10, 10 * 1024));
-        assert_eq!(
-            is_large(10_000, 10_000 * 1024),
-            rayon::current_num_threads() >= 2
-        );
+        assert_eq!(is_large(10_000, 10_000 * 1024), rayon::current_num_threads() >= 2);
     }
 }

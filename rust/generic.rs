@@ -29,11 +29,7 @@ pub struct GenericKey {
 
 impl GenericKey {
     pub fn new(secret: &[u8], encoding: TagEncoding, prefix: &[u8]) -> Self {
-        Self {
-            key: MacKey::new(secret),
-            encoding,
-            prefix: prefix.to_vec(),
-        }
+        Self { key: MacKey::new(secret), encoding, prefix: prefix.to_vec() }
     }
 
     pub fn sign(&self, body: &[u8]) -> String {
@@ -72,25 +68,14 @@ mod tests {
     fn hex_with_prefix() {
         let key = GenericKey::new(b"key", TagEncoding::Hex, b"sha256=");
         let sig = key.sign(b"The quick brown fox jumps over the lazy dog");
-        assert_eq!(
-            sig,
-            "sha256=f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8"
-        );
+        assert_eq!(sig, "sha256=f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8");
+        assert!(key.verify(b"The quick brown fox jumps over the lazy dog", sig.as_bytes()));
         assert!(key.verify(
             b"The quick brown fox jumps over the lazy dog",
-            sig.as_bytes()
-        ));
-        assert!(key.verify(
-            b"The quick brown fox jumps over the lazy dog",
-            sig.to_ascii_uppercase()
-                .replace("SHA256=", "sha256=")
-                .as_bytes()
+            sig.to_ascii_uppercase().replace("SHA256=", "sha256=").as_bytes()
         ));
         assert!(!key.verify(b"The quick brown fox", sig.as_bytes()));
-        assert!(!key.verify(
-            b"The quick brown fox jumps over the lazy dog",
-            &sig.as_bytes()[7..]
-        ));
+        assert!(!key.verify(b"The quick brown fox jumps over the lazy dog", &sig.as_bytes()[7..]));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use crate::encoding::{constant_time_eq, hex_lower, HEX_LEN};
 use crate::mac::MacKey;
-use crate::timestamp::{freshness, parse_lenient, Freshness};
+use crate::timestamp::{parse_lenient, Freshness, Window};
 
 pub const SIGNATURE_HEADER: &str = "x-linktor-signature";
 pub const TIMESTAMP_HEADER: &str = "x-linktor-timestamp";
@@ -19,10 +19,7 @@ pub struct LinktorKey {
 
 impl LinktorKey {
     pub fn new(secret: &[u8]) -> Self {
-        Self {
-            key: MacKey::new(secret),
-            empty_secret: secret.is_empty(),
-        }
+        Self { key: MacKey::new(secret), empty_secret: secret.is_empty() }
     }
 
     pub fn sign(&self, body: &[u8]) -> [u8; HEX_LEN] {
@@ -39,21 +36,20 @@ impl LinktorKey {
     }
 
     /// The request check: signature as [`Self::verify`], and when a non-empty timestamp header is
-    /// present it must be an integer within `now ± tolerance`.
+    /// present it must be an integer within the window.
     pub fn verify_request(
         &self,
         body: &[u8],
         signature: Option<&[u8]>,
         timestamp: Option<&[u8]>,
-        now: i64,
-        tolerance: i64,
+        window: Window,
     ) -> bool {
         let Some(signature) = signature else {
             return false;
         };
         if let Some(text) = timestamp.filter(|t| !t.is_empty()) {
             match parse_lenient(text) {
-                Ok(ts) if freshness(ts, now, tolerance) == Freshness::Fresh => {}
+                Ok(ts) if window.freshness(ts) == Freshness::Fresh => {}
                 _ => return false,
             }
         }
@@ -105,7 +101,8 @@ mod tests {
     fn request_timestamp_rules() {
         let (key, sig) = signed();
         let now = 1_700_000_000;
-        let ok = |ts: Option<&[u8]>| key.verify_request(BODY, Some(&sig), ts, now, 300);
+        let window = Window::seconds(now, 300);
+        let ok = |ts: Option<&[u8]>| key.verify_request(BODY, Some(&sig), ts, window);
         assert!(ok(None));
         assert!(ok(Some(b"")));
         assert!(ok(Some(b"1700000300")));
@@ -114,6 +111,6 @@ mod tests {
         assert!(!ok(Some(b"1700000000.5")));
         assert!(!ok(Some(b"1700000000000")));
         assert!(!ok(Some(b"999999999999999999999999")));
-        assert!(!key.verify_request(BODY, None, None, now, 300));
+        assert!(!key.verify_request(BODY, None, None, window));
     }
 }

@@ -3,7 +3,7 @@
 
 use crate::encoding::{base64_tag, constant_time_eq, decimal, decode_base64, BASE64_LEN};
 use crate::mac::MacKey;
-use crate::timestamp::{freshness, parse_strict, Freshness, TimestampError};
+use crate::timestamp::{parse_strict, Freshness, TimestampError, Window};
 
 pub const ID_HEADER: &str = "webhook-id";
 pub const TIMESTAMP_HEADER: &str = "webhook-timestamp";
@@ -26,10 +26,7 @@ impl std::fmt::Display for Rejection {
         match self {
             Self::MissingHeader(name) => write!(f, "missing required header {name:?}"),
             Self::InvalidTimestamp(TimestampError::Malformed) => {
-                write!(
-                    f,
-                    "header {TIMESTAMP_HEADER:?} is not an integer number of seconds"
-                )
+                write!(f, "header {TIMESTAMP_HEADER:?} is not an integer number of seconds")
             }
             Self::InvalidTimestamp(TimestampError::Overflow) => {
                 write!(f, "header {TIMESTAMP_HEADER:?} is out of range")
@@ -62,9 +59,7 @@ impl std::fmt::Display for SecretError {
 
 /// Decodes a `whsec_<base64>` secret (the prefix is optional) into key bytes.
 pub fn decode_secret(secret: &[u8]) -> Result<Vec<u8>, SecretError> {
-    let encoded = secret
-        .strip_prefix(SECRET_PREFIX.as_bytes())
-        .unwrap_or(secret);
+    let encoded = secret.strip_prefix(SECRET_PREFIX.as_bytes()).unwrap_or(secret);
     let key = decode_base64(encoded).ok_or(SecretError::NotBase64)?;
     if key.is_empty() {
         return Err(SecretError::Empty);
@@ -94,9 +89,7 @@ pub struct StandardKey {
 
 impl StandardKey {
     pub fn from_key_bytes(key: &[u8]) -> Self {
-        Self {
-            key: MacKey::new(key),
-        }
+        Self { key: MacKey::new(key) }
     }
 
     pub fn from_secret(secret: &[u8]) -> Result<Self, SecretError> {
@@ -118,15 +111,14 @@ impl StandardKey {
         &self,
         body: &[u8],
         headers: &Headers<'_>,
-        now: i64,
-        tolerance: i64,
+        window: Window,
     ) -> Result<(), Rejection> {
         let id = present(headers.id, ID_HEADER)?;
         let timestamp_text = present(headers.timestamp, TIMESTAMP_HEADER)?;
         let signatures = present(headers.signature, SIGNATURE_HEADER)?;
 
         let timestamp = parse_strict(timestamp_text).map_err(Rejection::InvalidTimestamp)?;
-        match freshness(timestamp, now, tolerance) {
+        match window.freshness(timestamp) {
             Freshness::TooOld => return Err(Rejection::TooOld),
             Freshness::TooNew => return Err(Rejection::TooNew),
             Freshness::Fresh => {}
@@ -158,12 +150,12 @@ mod tests {
     const BODY: &[u8] = br#"{"test": 2432232314}"#;
     const SIGNATURE: &str = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=";
 
+    fn at(now: i64) -> Window {
+        Window::seconds(now, DEFAULT_TOLERANCE)
+    }
+
     fn headers<'a>(signature: &'a [u8], timestamp: &'a [u8]) -> Headers<'a> {
-        Headers {
-            id: Some(ID),
-            timestamp: Some(timestamp),
-            signature: Some(signature),
-        }
+        Headers { id: Some(ID), timestamp: Some(timestamp), signature: Some(signature) }
     }
 
     #[test]
@@ -171,10 +163,18 @@ mod tests {
         let key = StandardKey::from_secret(SECRET).unwrap();
         assert_eq!(key.sign(ID, TS, BODY), SIGNATURE);
         let ts = TS.to_string();
-        assert_eq!(
-            key.verify(BODY, &headers(SIGNATURE.as_bytes(), ts.as_bytes()), TS, 300),
-            Ok(())
-        );
+        assert_eq!(key.verify(BODY, &headers(SIGNATURE.as_bytes(), ts.as_bytes()), at(TS)), Ok(()));
+    }
+
+    #[test]
+    fn extreme_timestamps_round_trip() {
+        let key = StandardKey::from_secret(SECRET).unwrap();
+        for ts in [i64::MIN, -1, 0, i64::MAX] {
+            let signature = key.sign(ID, ts, BODY);
+            let text = ts.to_string();
+            let found = headers(signature.as_bytes(), text.as_bytes());
+            assert_eq!(key.verify(BODY, &found, at(ts)), Ok(()), "timestamp {ts}");
+        }
     }
 
     #[test]
@@ -186,10 +186,7 @@ mod tests {
     #[test]
     fn bad_secrets() {
         assert_eq!(decode_secret(b"whsec_").err(), Some(SecretError::Empty));
-        assert_eq!(
-            decode_secret(b"whsec_!!!").err(),
-            Some(SecretError::NotBase64)
-        );
+        assert_eq!(decode_secret(b"whsec_!!!").err(), Some(SecretError::NotBase64));
     }
 
     #[test]
@@ -197,10 +194,7 @@ mod tests {
         let key = StandardKey::from_secret(SECRET).unwrap();
         let ts = TS.to_string();
         let list = format!("v1,bm9wZQ== v2,xyz {SIGNATURE}");
-        assert_eq!(
-            key.verify(BODY, &headers(list.as_bytes(), ts.as_bytes()), TS, 300),
-            Ok(())
-        );
+        assert_eq!(key.verify(BODY, &headers(list.as_bytes(), ts.as_bytes()), at(TS)), Ok(()));
     }
 
     #[test]
@@ -208,15 +202,9 @@ mod tests {
         let key = StandardKey::from_secret(SECRET).unwrap();
         let ts = TS.to_string();
         let sig = SIGNATURE.as_bytes();
-        let check = |h: Headers<'_>, now| key.verify(BODY, &h, now, 300);
-        assert_eq!(
-            check(headers(sig, ts.as_bytes()), TS + 301),
-            Err(Rejection::TooOld)
-        );
-        assert_eq!(
-            check(headers(sig, ts.as_bytes()), TS - 301),
-            Err(Rejection::TooNew)
-        );
+        let check = |h: Headers<'_>, now| key.verify(BODY, &h, at(now));
+        assert_eq!(check(headers(sig, ts.as_bytes()), TS + 301), Err(Rejection::TooOld));
+        assert_eq!(check(headers(sig, ts.as_bytes()), TS - 301), Err(Rejection::TooNew));
         assert_eq!(
             check(headers(sig, b"abc"), TS),
             Err(Rejection::InvalidTimestamp(TimestampError::Malformed))
@@ -230,32 +218,15 @@ mod tests {
             Err(Rejection::NoMatchingSignature)
         );
         assert_eq!(
-            check(
-                Headers {
-                    id: Some(b""),
-                    ..headers(sig, ts.as_bytes())
-                },
-                TS
-            ),
+            check(Headers { id: Some(b""), ..headers(sig, ts.as_bytes()) }, TS),
             Err(Rejection::MissingHeader(ID_HEADER))
         );
         assert_eq!(
-            check(
-                Headers {
-                    signature: None,
-                    ..headers(sig, ts.as_bytes())
-                },
-                TS
-            ),
+            check(Headers { signature: None, ..headers(sig, ts.as_bytes()) }, TS),
             Err(Rejection::MissingHeader(SIGNATURE_HEADER))
         );
         assert_eq!(
-            key.verify(
-                b"{\"test\": 2432232315}",
-                &headers(sig, ts.as_bytes()),
-                TS,
-                300
-            ),
+            key.verify(b"{\"test\": 2432232315}", &headers(sig, ts.as_bytes()), at(TS)),
             Err(Rejection::NoMatchingSignature)
         );
     }

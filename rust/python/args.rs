@@ -7,7 +7,9 @@ use pyo3::buffer::PyBuffer;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::{PyByteArray, PyBytes, PyDict, PyString};
+use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyString, PyTuple};
+
+use crate::timestamp::{nanos_from_seconds, Window};
 
 /// Header values longer than this are refused rather than hashed or compared.
 pub const MAX_HEADER_BYTES: usize = 8 * 1024;
@@ -27,9 +29,7 @@ fn body_type_error(obj: &Bound<'_, PyAny>) -> PyErr {
 }
 
 pub fn type_name(obj: &Bound<'_, PyAny>) -> String {
-    obj.get_type()
-        .name()
-        .map_or_else(|_| "an unknown type".to_owned(), |n| n.to_string())
+    obj.get_type().name().map_or_else(|_| "an unknown type".to_owned(), |n| n.to_string())
 }
 
 fn supports_buffer(obj: &Bound<'_, PyAny>) -> bool {
@@ -47,10 +47,7 @@ pub fn with_body<R>(
         return Ok(Ok(f(bytes.as_bytes())));
     }
     if let Ok(text) = obj.cast::<PyString>() {
-        return Ok(text
-            .to_str()
-            .map(|t| f(t.as_bytes()))
-            .map_err(|_| BodyError::NotUtf8));
+        return Ok(text.to_str().map(|t| f(t.as_bytes())).map_err(|_| BodyError::NotUtf8));
     }
     if let Ok(array) = obj.cast::<PyByteArray>() {
         // SAFETY: no Python code runs while the slice is borrowed, so nothing can resize it.
@@ -96,10 +93,7 @@ pub fn text_bytes<'a>(obj: &'a Bound<'_, PyAny>, what: &str) -> PyResult<Option<
     if let Ok(bytes) = obj.cast::<PyBytes>() {
         return Ok(Some(bytes.as_bytes()));
     }
-    Err(PyTypeError::new_err(format!(
-        "{what} must be str or bytes, not {}",
-        type_name(obj)
-    )))
+    Err(PyTypeError::new_err(format!("{what} must be str or bytes, not {}", type_name(obj))))
 }
 
 /// What a header lookup found. A present value has been checked to be `str` (with a UTF-8
@@ -160,78 +154,105 @@ fn header_value<'py>(name: &str, value: Bound<'py, PyAny>) -> HeaderValue<'py> {
     HeaderValue::Present(value)
 }
 
-fn name_matches(key: &Bound<'_, PyAny>, name: &str) -> bool {
-    header_bytes(key).is_some_and(|k| k.eq_ignore_ascii_case(name.as_bytes()))
-}
-
-fn scan_pairs<'py>(pairs: &Bound<'py, PyAny>, name: &str) -> PyResult<Option<Bound<'py, PyAny>>> {
-    for pair in pairs.try_iter()? {
-        let pair = pair?;
-        let (key, value): (Bound<'py, PyAny>, Bound<'py, PyAny>) =
-            pair.extract().map_err(|_| {
-                PyTypeError::new_err(
-                    "headers must be a mapping or an iterable of (name, value) pairs",
-                )
-            })?;
-        if name_matches(&key, name) {
-            return Ok(Some(value));
-        }
-    }
-    Ok(None)
-}
-
-/// Looks a header up by its lowercase `name` (given also as an interned Python string) in any
-/// mapping (dict, httpx/Starlette/Werkzeug headers, ...) or in an iterable of `(name, value)`
-/// pairs such as ASGI's raw headers. Names compare case-insensitively; the first match wins.
-pub fn lookup_header<'py>(
-    headers: &Bound<'py, PyAny>,
-    name: &Bound<'py, PyString>,
-) -> PyResult<HeaderValue<'py>> {
-    let py = headers.py();
-    let text = name.to_str()?;
-    let found = if let Ok(dict) = headers.cast::<PyDict>() {
-        match dict.get_item(name)? {
-            Some(value) => Some(value),
-            None => scan_pairs(&dict.items().into_any(), text)?,
-        }
-    } else if headers.hasattr(pyo3::intern!(py, "items"))? {
-        let direct = headers.call_method1(pyo3::intern!(py, "get"), (name,))?;
-        if direct.is_none() {
-            scan_pairs(&headers.call_method0(pyo3::intern!(py, "items"))?, text)?
-        } else {
-            Some(direct)
-        }
+/// The `(name, value)` of one header pair: a 2-tuple or a 2-item list (ASGI allows both).
+fn header_pair<'py>(pair: &Bound<'py, PyAny>) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
+    let items = if let Ok(tuple) = pair.cast::<PyTuple>() {
+        (tuple.len() == 2).then(|| (tuple.get_item(0), tuple.get_item(1)))
+    } else if let Ok(list) = pair.cast::<PyList>() {
+        (list.len() == 2).then(|| (list.get_item(0), list.get_item(1)))
     } else {
-        scan_pairs(headers, text)?
+        None
     };
-    Ok(match found {
-        Some(value) if !value.is_none() => header_value(text, value),
-        _ => HeaderValue::Absent,
-    })
-}
-
-/// Whole seconds since the epoch: `now` when given, else the system clock.
-pub fn now_seconds(now: Option<f64>) -> PyResult<i64> {
-    match now {
-        Some(value) if value.is_finite() => Ok(value.floor() as i64),
-        Some(_) => Err(PyValueError::new_err(
-            "now must be a finite number of seconds",
+    match items {
+        Some((Ok(name), Ok(value))) => Ok((name, value)),
+        _ => Err(PyTypeError::new_err(
+            "headers must be a mapping or an iterable of (name, value) pairs",
         )),
-        None => Ok(SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))),
     }
 }
 
-/// A tolerance in whole seconds; it must be a finite number >= 0.
-pub fn tolerance_seconds(tolerance: f64) -> PyResult<i64> {
-    if tolerance.is_finite() && tolerance >= 0.0 {
-        Ok(tolerance.floor() as i64)
-    } else {
-        Err(PyValueError::new_err(
-            "tolerance must be a finite number of seconds >= 0",
-        ))
+/// Fills `found[i]` with the first pair whose name matches `names[i]` case-insensitively,
+/// reading `pairs` once.
+fn scan_pairs<'py, const N: usize>(
+    pairs: &Bound<'py, PyAny>,
+    names: &[&str; N],
+    found: &mut [Option<Bound<'py, PyAny>>; N],
+) -> PyResult<()> {
+    for pair in pairs.try_iter()? {
+        let (name, value) = header_pair(&pair?)?;
+        let Some(name) = header_bytes(&name) else {
+            continue;
+        };
+        for (slot, wanted) in found.iter_mut().zip(names) {
+            if slot.is_none() && name.eq_ignore_ascii_case(wanted.as_bytes()) {
+                *slot = Some(value);
+                break;
+            }
+        }
+        if found.iter().all(Option::is_some) {
+            break;
+        }
     }
+    Ok(())
+}
+
+/// Looks headers up by their lowercase names (given as interned Python strings) in any
+/// mapping (dict, httpx/Starlette/Werkzeug headers, ...) or in an iterable of `(name, value)`
+/// pairs such as ASGI's raw headers, which is read exactly once. Names compare
+/// case-insensitively; the first match wins.
+pub fn lookup_headers<'py, const N: usize>(
+    headers: &Bound<'py, PyAny>,
+    names: [&Bound<'py, PyString>; N],
+) -> PyResult<[HeaderValue<'py>; N]> {
+    let py = headers.py();
+    let texts = names.map(|name| name.to_str()).into_iter().collect::<PyResult<Vec<_>>>()?;
+    let texts: [&str; N] = texts.try_into().expect("one text per name");
+    let mut found: [Option<Bound<'py, PyAny>>; N] = std::array::from_fn(|_| None);
+    let mapping = if let Ok(dict) = headers.cast::<PyDict>() {
+        for (slot, name) in found.iter_mut().zip(names) {
+            *slot = dict.get_item(name)?;
+        }
+        Some(dict.items().into_any())
+    } else if headers.hasattr(pyo3::intern!(py, "items"))? {
+        // Header classes answer `get` case-insensitively; a plain mapping may not.
+        for (slot, name) in found.iter_mut().zip(names) {
+            let value = headers.call_method1(pyo3::intern!(py, "get"), (name,))?;
+            *slot = (!value.is_none()).then_some(value);
+        }
+        Some(headers.call_method0(pyo3::intern!(py, "items"))?)
+    } else {
+        scan_pairs(headers, &texts, &mut found)?;
+        None
+    };
+    if let Some(items) = mapping {
+        if found.iter().any(Option::is_none) {
+            scan_pairs(&items, &texts, &mut found)?;
+        }
+    }
+    let mut texts = texts.into_iter();
+    Ok(found.map(|value| {
+        let name = texts.next().expect("one text per name");
+        match value {
+            Some(value) if !value.is_none() => header_value(name, value),
+            _ => HeaderValue::Absent,
+        }
+    }))
+}
+
+/// The window `now ± tolerance` in nanoseconds. `now` defaults to the system clock; both
+/// may be fractional. The tolerance must be a finite number of seconds >= 0.
+pub fn window(tolerance: f64, now: Option<f64>) -> PyResult<Window> {
+    if !(tolerance.is_finite() && tolerance >= 0.0) {
+        return Err(PyValueError::new_err("tolerance must be a finite number of seconds >= 0"));
+    }
+    let now_nanos = match now {
+        Some(seconds) if seconds.is_finite() => nanos_from_seconds(seconds),
+        Some(_) => return Err(PyValueError::new_err("now must be a finite number of seconds")),
+        None => SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |elapsed| i128::try_from(elapsed.as_nanos()).unwrap_or(i128::MAX)),
+    };
+    Ok(Window { now_nanos, tolerance_nanos: nanos_from_seconds(tolerance) })
 }
 
 /// Collects any iterable into a list of bound objects.

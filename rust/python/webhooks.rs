@@ -2,6 +2,7 @@
 
 use std::cell::RefCell;
 use std::ops::Range;
+use std::rc::Rc;
 
 use pyo3::create_exception;
 use pyo3::exceptions::{PyException, PyTypeError, PyValueError};
@@ -10,8 +11,8 @@ use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
 use super::args::{
-    batch_body, check_same_length, collect, lookup_header, now_seconds, text_bytes,
-    tolerance_seconds, type_name, with_body, BodyError, HeaderValue,
+    batch_body, check_same_length, collect, lookup_headers, text_bytes, type_name, window,
+    with_body, BodyError, HeaderValue,
 };
 use crate::batch::{check_batch, is_large};
 use crate::generic::{GenericKey, TagEncoding};
@@ -63,24 +64,12 @@ create_exception!(
 
 pub fn add_exceptions(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
-    m.add(
-        "WebhookVerificationError",
-        py.get_type::<WebhookVerificationError>(),
-    )?;
+    m.add("WebhookVerificationError", py.get_type::<WebhookVerificationError>())?;
     m.add("MissingHeaderError", py.get_type::<MissingHeaderError>())?;
     m.add("InvalidHeaderError", py.get_type::<InvalidHeaderError>())?;
-    m.add(
-        "InvalidTimestampError",
-        py.get_type::<InvalidTimestampError>(),
-    )?;
-    m.add(
-        "TimestampOutOfToleranceError",
-        py.get_type::<TimestampOutOfToleranceError>(),
-    )?;
-    m.add(
-        "InvalidSignatureError",
-        py.get_type::<InvalidSignatureError>(),
-    )?;
+    m.add("InvalidTimestampError", py.get_type::<InvalidTimestampError>())?;
+    m.add("TimestampOutOfToleranceError", py.get_type::<TimestampOutOfToleranceError>())?;
+    m.add("InvalidSignatureError", py.get_type::<InvalidSignatureError>())?;
     m.add("InvalidSecretError", py.get_type::<InvalidSecretError>())?;
     Ok(())
 }
@@ -176,20 +165,21 @@ fn batch_verify<K: Sync>(
 
 thread_local! {
     /// The last secret used by the module-level functions, keyed once: receivers call them
-    /// with the same secret for every request.
-    static LAST_LINKTOR_KEY: RefCell<Option<(Vec<u8>, LinktorKey)>> = const { RefCell::new(None) };
+    /// with the same secret for every request. The key is lent out as an `Rc`, so nothing
+    /// stays borrowed while Python code (a header mapping's `get`, say) runs and perhaps
+    /// calls back in.
+    static LAST_LINKTOR_KEY: RefCell<Option<(Vec<u8>, Rc<LinktorKey>)>> = const { RefCell::new(None) };
 }
 
-fn with_linktor_key<R>(secret: &[u8], f: impl FnOnce(&LinktorKey) -> R) -> R {
+fn linktor_key(secret: &[u8]) -> Rc<LinktorKey> {
     LAST_LINKTOR_KEY.with(|cell| {
         let mut cached = cell.borrow_mut();
         match cached.as_ref() {
-            Some((known, key)) if known.as_slice() == secret => f(key),
+            Some((known, key)) if known.as_slice() == secret => Rc::clone(key),
             _ => {
-                let key = LinktorKey::new(secret);
-                let result = f(&key);
-                *cached = Some((secret.to_vec(), key));
-                result
+                let key = Rc::new(LinktorKey::new(secret));
+                *cached = Some((secret.to_vec(), Rc::clone(&key)));
+                key
             }
         }
     })
@@ -203,21 +193,16 @@ fn linktor_verify_request(
     now: Option<f64>,
 ) -> PyResult<bool> {
     let py = headers.py();
-    let tolerance = tolerance_seconds(tolerance)?;
-    let now = now_seconds(now)?;
-    let signature = lookup_header(headers, intern!(py, linktor::SIGNATURE_HEADER))?;
-    let timestamp = lookup_header(headers, intern!(py, linktor::TIMESTAMP_HEADER))?;
+    let window = window(tolerance, now)?;
+    let [signature, timestamp] = lookup_headers(
+        headers,
+        [intern!(py, linktor::SIGNATURE_HEADER), intern!(py, linktor::TIMESTAMP_HEADER)],
+    )?;
     if signature.is_invalid() || timestamp.is_invalid() {
         return Ok(false);
     }
     Ok(with_body(payload, |body| {
-        key.verify_request(
-            body,
-            signature.as_option(),
-            timestamp.as_option(),
-            now,
-            tolerance,
-        )
+        key.verify_request(body, signature.as_option(), timestamp.as_option(), window)
     })?
     .unwrap_or(false))
 }
@@ -233,8 +218,8 @@ pub fn linktor_signature(
     secret: &Bound<'_, PyAny>,
 ) -> PyResult<String> {
     let secret = secret_bytes(secret)?;
-    let hex = with_linktor_key(secret, |key| with_body(payload, |body| key.sign(body)))?
-        .map_err(signing_body_error)?;
+    let key = linktor_key(secret);
+    let hex = with_body(payload, |body| key.sign(body))?.map_err(signing_body_error)?;
     Ok(hex_string(&hex))
 }
 
@@ -254,10 +239,8 @@ pub fn verify_linktor(
     if secret.is_empty() || signature.is_empty() {
         return Ok(false);
     }
-    Ok(with_linktor_key(secret, |key| {
-        with_body(payload, |body| key.verify(body, signature))
-    })?
-    .unwrap_or(false))
+    let key = linktor_key(secret);
+    Ok(with_body(payload, |body| key.verify(body, signature))?.unwrap_or(false))
 }
 
 /// Signature header check plus, when `X-Linktor-Timestamp` is present, `|now - ts| <= tolerance`.
@@ -276,9 +259,7 @@ pub fn verify_linktor_request(
     if secret.is_empty() {
         return Ok(false);
     }
-    with_linktor_key(secret, |key| {
-        linktor_verify_request(key, payload, headers, tolerance, now)
-    })
+    linktor_verify_request(&linktor_key(secret), payload, headers, tolerance, now)
 }
 
 /// A Linktor verifier keyed once, for receivers that verify every request.
@@ -291,9 +272,7 @@ pub struct LinktorVerifier {
 impl LinktorVerifier {
     #[new]
     fn new(secret: &Bound<'_, PyAny>) -> PyResult<Self> {
-        Ok(Self {
-            key: LinktorKey::new(non_empty_secret(secret)?),
-        })
+        Ok(Self { key: LinktorKey::new(non_empty_secret(secret)?) })
     }
 
     fn sign(&self, payload: &Bound<'_, PyAny>) -> PyResult<String> {
@@ -352,20 +331,22 @@ struct FoundHeaders<'py> {
 impl<'py> FoundHeaders<'py> {
     fn read(headers: &Bound<'py, PyAny>) -> PyResult<Self> {
         let py = headers.py();
-        Ok(Self {
-            id: lookup_header(headers, intern!(py, standard::ID_HEADER))?,
-            timestamp: lookup_header(headers, intern!(py, standard::TIMESTAMP_HEADER))?,
-            signature: lookup_header(headers, intern!(py, standard::SIGNATURE_HEADER))?,
-        })
+        let [id, timestamp, signature] = lookup_headers(
+            headers,
+            [
+                intern!(py, standard::ID_HEADER),
+                intern!(py, standard::TIMESTAMP_HEADER),
+                intern!(py, standard::SIGNATURE_HEADER),
+            ],
+        )?;
+        Ok(Self { id, timestamp, signature })
     }
 
     fn invalid(&self) -> Option<&str> {
-        [&self.id, &self.timestamp, &self.signature]
-            .into_iter()
-            .find_map(|h| match h {
-                HeaderValue::Invalid(why) => Some(why.as_str()),
-                _ => None,
-            })
+        [&self.id, &self.timestamp, &self.signature].into_iter().find_map(|h| match h {
+            HeaderValue::Invalid(why) => Some(why.as_str()),
+            _ => None,
+        })
     }
 
     fn borrowed(&self) -> Headers<'_> {
@@ -442,10 +423,8 @@ impl StandardWebhook {
         payload: &Bound<'_, PyAny>,
     ) -> PyResult<String> {
         let timestamp = timestamp_arg(timestamp)?;
-        with_body(payload, |body| {
-            self.key.sign(msg_id.as_bytes(), timestamp, body)
-        })?
-        .map_err(signing_body_error)
+        with_body(payload, |body| self.key.sign(msg_id.as_bytes(), timestamp, body))?
+            .map_err(signing_body_error)
     }
 
     #[pyo3(signature = (payload, headers, *, tolerance = 300.0, now = None))]
@@ -456,17 +435,14 @@ impl StandardWebhook {
         tolerance: f64,
         now: Option<f64>,
     ) -> PyResult<()> {
-        let tolerance = tolerance_seconds(tolerance)?;
-        let now = now_seconds(now)?;
+        let window = window(tolerance, now)?;
         let headers = FoundHeaders::read(headers)?;
         if let Some(why) = headers.invalid() {
             return Err(InvalidHeaderError::new_err(why.to_owned()));
         }
-        with_body(payload, |body| {
-            self.key.verify(body, &headers.borrowed(), now, tolerance)
-        })?
-        .map_err(body_error)?
-        .map_err(|rejection| rejection_error(&rejection))
+        with_body(payload, |body| self.key.verify(body, &headers.borrowed(), window))?
+            .map_err(body_error)?
+            .map_err(|rejection| rejection_error(&rejection))
     }
 
     #[pyo3(signature = (payloads, headers_list, *, tolerance = 300.0, now = None))]
@@ -478,8 +454,7 @@ impl StandardWebhook {
         tolerance: f64,
         now: Option<f64>,
     ) -> PyResult<Vec<bool>> {
-        let tolerance = tolerance_seconds(tolerance)?;
-        let now = now_seconds(now)?;
+        let window = window(tolerance, now)?;
         let payloads = collect(payloads)?;
         let headers_list = collect(headers_list)?;
         check_same_length("verify_many", payloads.len(), headers_list.len())?;
@@ -499,9 +474,9 @@ impl StandardWebhook {
             large,
             prepare,
             |(body, headers)| match (body, headers) {
-                (Some(body), Some(headers)) => key
-                    .verify(body, &headers.borrowed(), now, tolerance)
-                    .is_ok(),
+                (Some(body), Some(headers)) => {
+                    key.verify(body, &headers.borrowed(), window).is_ok()
+                }
                 _ => false,
             },
             |job| py.detach(job),

@@ -36,10 +36,7 @@ fn openssl_throughput(size: usize, seconds: u32) -> Option<f64> {
         .ok()?;
     let stdout = String::from_utf8_lossy(&output.stdout);
     // The result line reads `hmac(sha256)   1804150.09k`, in thousands of bytes per second.
-    let line = stdout
-        .lines()
-        .rev()
-        .find(|l| l.trim_start().starts_with("hmac(sha256)"))?;
+    let line = stdout.lines().rev().find(|l| l.trim_start().starts_with("hmac(sha256)"))?;
     let value = line.split_whitespace().last()?.strip_suffix('k')?;
     value.parse::<f64>().ok().map(|k| k * 1000.0)
 }
@@ -48,9 +45,8 @@ fn main() {
     println!("relaywire HMAC-SHA256 kernel (pre-keyed), best of 3 runs");
     println!("{:>10}  {:>12}", "size", "MB/s");
     for size in [64usize, 256, 1024, 16 * 1024, 1024 * 1024] {
-        let best = (0..3)
-            .map(|_| kernel_throughput(size, Duration::from_millis(300)))
-            .fold(0.0, f64::max);
+        let best =
+            (0..3).map(|_| kernel_throughput(size, Duration::from_millis(300))).fold(0.0, f64::max);
         println!("{size:>10}  {:>12.1}", best / 1e6);
     }
 
@@ -68,10 +64,7 @@ fn main() {
     match theirs {
         Some(rate) => {
             println!("  openssl speed     {:>10.1} MB/s", rate / 1e6);
-            println!(
-                "  openssl / relaywire = {:.3}x (target: <= 1.10x)",
-                rate / ours
-            );
+            println!("  openssl / relaywire = {:.3}x (target: <= 1.10x)", rate / ours);
         }
         None => println!("  openssl speed: not available on this machine; no ratio"),
     }

@@ -205,29 +205,31 @@ pub fn lookup_headers<'py, const N: usize>(
     names: [&Bound<'py, PyString>; N],
 ) -> PyResult<[HeaderValue<'py>; N]> {
     let py = headers.py();
-    let texts = names.map(|name| name.to_str()).into_iter().collect::<PyResult<Vec<_>>>()?;
-    let texts: [&str; N] = texts.try_into().expect("one text per name");
+    let mut texts = [""; N];
+    for (text, name) in texts.iter_mut().zip(names) {
+        *text = name.to_str()?;
+    }
     let mut found: [Option<Bound<'py, PyAny>>; N] = std::array::from_fn(|_| None);
-    let mapping = if let Ok(dict) = headers.cast::<PyDict>() {
+    let items = pyo3::intern!(py, "items");
+    if let Ok(dict) = headers.cast::<PyDict>() {
         for (slot, name) in found.iter_mut().zip(names) {
             *slot = dict.get_item(name)?;
         }
-        Some(dict.items().into_any())
-    } else if headers.hasattr(pyo3::intern!(py, "items"))? {
+        // Names missed by their exact spelling may be there in another case.
+        if found.iter().any(Option::is_none) {
+            scan_pairs(&dict.items().into_any(), &texts, &mut found)?;
+        }
+    } else if headers.hasattr(items)? {
         // Header classes answer `get` case-insensitively; a plain mapping may not.
         for (slot, name) in found.iter_mut().zip(names) {
             let value = headers.call_method1(pyo3::intern!(py, "get"), (name,))?;
             *slot = (!value.is_none()).then_some(value);
         }
-        Some(headers.call_method0(pyo3::intern!(py, "items"))?)
+        if found.iter().any(Option::is_none) {
+            scan_pairs(&headers.call_method0(items)?, &texts, &mut found)?;
+        }
     } else {
         scan_pairs(headers, &texts, &mut found)?;
-        None
-    };
-    if let Some(items) = mapping {
-        if found.iter().any(Option::is_none) {
-            scan_pairs(&items, &texts, &mut found)?;
-        }
     }
     let mut texts = texts.into_iter();
     Ok(found.map(|value| {

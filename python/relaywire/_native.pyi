@@ -2,9 +2,16 @@
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any, Literal, TypeAlias, final
+from typing import Any, Final, Literal, TypeAlias, final
 
 __all__ = [
+    "DEFAULT_TOLERANCE",
+    "LINKTOR_SIGNATURE_HEADER",
+    "LINKTOR_TIMESTAMP_HEADER",
+    "MAX_HEADER_BYTES",
+    "STANDARD_ID_HEADER",
+    "STANDARD_SIGNATURE_HEADER",
+    "STANDARD_TIMESTAMP_HEADER",
     "HmacVerifier",
     "InvalidHeaderError",
     "InvalidSecretError",
@@ -25,6 +32,17 @@ _Signature: TypeAlias = str | bytes | None
 _Secret: TypeAlias = str | bytes
 _HeaderValue: TypeAlias = str | bytes
 _Headers: TypeAlias = Mapping[Any, Any] | Iterable[tuple[_HeaderValue, _HeaderValue]]
+
+#: Header names, lowercase.
+LINKTOR_SIGNATURE_HEADER: Final = "x-linktor-signature"
+LINKTOR_TIMESTAMP_HEADER: Final = "x-linktor-timestamp"
+STANDARD_ID_HEADER: Final = "webhook-id"
+STANDARD_TIMESTAMP_HEADER: Final = "webhook-timestamp"
+STANDARD_SIGNATURE_HEADER: Final = "webhook-signature"
+#: Seconds a timestamp may lie before or after now, by default.
+DEFAULT_TOLERANCE: Final = 300
+#: Header values longer than this are refused (``False``, or ``InvalidHeaderError``).
+MAX_HEADER_BYTES: Final = 8192
 
 class WebhookVerificationError(Exception): ...
 class MissingHeaderError(WebhookVerificationError): ...

@@ -23,6 +23,13 @@ over all cores; single verifications stay on the calling thread.
 """
 
 from relaywire._native import (
+    DEFAULT_TOLERANCE,
+    LINKTOR_SIGNATURE_HEADER,
+    LINKTOR_TIMESTAMP_HEADER,
+    MAX_HEADER_BYTES,
+    STANDARD_ID_HEADER,
+    STANDARD_SIGNATURE_HEADER,
+    STANDARD_TIMESTAMP_HEADER,
     HmacVerifier,
     InvalidHeaderError,
     InvalidSecretError,
@@ -37,19 +44,6 @@ from relaywire._native import (
     verify_linktor,
     verify_linktor_request,
 )
-
-#: Header names, lowercase.
-LINKTOR_SIGNATURE_HEADER = "x-linktor-signature"
-LINKTOR_TIMESTAMP_HEADER = "x-linktor-timestamp"
-STANDARD_ID_HEADER = "webhook-id"
-STANDARD_TIMESTAMP_HEADER = "webhook-timestamp"
-STANDARD_SIGNATURE_HEADER = "webhook-signature"
-
-#: Seconds a timestamp may lie before or after now.
-DEFAULT_TOLERANCE = 300
-
-#: Header values longer than this are refused (``False``, or :class:`InvalidHeaderError`).
-MAX_HEADER_BYTES = 8 * 1024
 
 __all__ = [
     "DEFAULT_TOLERANCE",

@@ -17,6 +17,6 @@ mod _native {
 
     #[pymodule_init]
     fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
-        super::webhooks::add_exceptions(m)
+        super::webhooks::add_constants_and_exceptions(m)
     }
 }

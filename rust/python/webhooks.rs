@@ -12,7 +12,7 @@ use pyo3::types::PyBytes;
 
 use super::args::{
     batch_body, check_same_length, collect, lookup_headers, text_bytes, type_name, window,
-    with_body, BodyError, HeaderValue,
+    with_body, BodyError, HeaderValue, MAX_HEADER_BYTES,
 };
 use crate::batch::{check_batch, is_large};
 use crate::generic::{GenericKey, TagEncoding};
@@ -62,8 +62,18 @@ create_exception!(
     "The webhook secret is empty or not in the scheme's format."
 );
 
-pub fn add_exceptions(m: &Bound<'_, PyModule>) -> PyResult<()> {
+/// The constants and exception classes of the module.
+pub fn add_constants_and_exceptions(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
+    m.add("LINKTOR_SIGNATURE_HEADER", linktor::SIGNATURE_HEADER)?;
+    m.add("LINKTOR_TIMESTAMP_HEADER", linktor::TIMESTAMP_HEADER)?;
+    m.add("STANDARD_ID_HEADER", standard::ID_HEADER)?;
+    m.add("STANDARD_TIMESTAMP_HEADER", standard::TIMESTAMP_HEADER)?;
+    m.add("STANDARD_SIGNATURE_HEADER", standard::SIGNATURE_HEADER)?;
+    // The two schemes' defaults agree; the facade documents one.
+    debug_assert_eq!(linktor::DEFAULT_TOLERANCE, standard::DEFAULT_TOLERANCE);
+    m.add("DEFAULT_TOLERANCE", linktor::DEFAULT_TOLERANCE)?;
+    m.add("MAX_HEADER_BYTES", MAX_HEADER_BYTES)?;
     m.add("WebhookVerificationError", py.get_type::<WebhookVerificationError>())?;
     m.add("MissingHeaderError", py.get_type::<MissingHeaderError>())?;
     m.add("InvalidHeaderError", py.get_type::<InvalidHeaderError>())?;

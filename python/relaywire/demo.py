@@ -161,7 +161,11 @@ def _speed_table() -> None:
     ]
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     for index, row in enumerate(table):
-        print("  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+        print(
+            (
+                "  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+            ).rstrip()
+        )
         if index == 0:
             print("  " + "  ".join("-" * width for width in widths))
     print("\nFull benchmarks: python benches/bench_webhooks.py; cargo bench --bench hmac_kernel")

@@ -133,25 +133,14 @@ fn header_bytes<'a>(value: &'a Bound<'_, PyAny>) -> Option<&'a [u8]> {
     }
 }
 
-fn header_value<'py>(name: &str, value: Bound<'py, PyAny>) -> HeaderValue<'py> {
-    let length = match header_bytes(&value) {
-        Some(bytes) => bytes.len(),
-        None if value.is_instance_of::<PyString>() => {
-            return HeaderValue::Invalid(format!("header {name:?} is not valid text"))
-        }
-        None => {
-            return HeaderValue::Invalid(format!(
-                "header {name:?} must be str or bytes, not {}",
-                type_name(&value)
-            ))
-        }
+fn header_value<'py>(name: &Bound<'py, PyString>, value: Bound<'py, PyAny>) -> HeaderValue<'py> {
+    let problem = match header_bytes(&value) {
+        Some(bytes) if bytes.len() <= MAX_HEADER_BYTES => return HeaderValue::Present(value),
+        Some(_) => format!("is longer than {MAX_HEADER_BYTES} bytes"),
+        None if value.is_instance_of::<PyString>() => "is not valid text".to_owned(),
+        None => format!("must be str or bytes, not {}", type_name(&value)),
     };
-    if length > MAX_HEADER_BYTES {
-        return HeaderValue::Invalid(format!(
-            "header {name:?} is longer than {MAX_HEADER_BYTES} bytes"
-        ));
-    }
-    HeaderValue::Present(value)
+    HeaderValue::Invalid(format!("header {:?} {problem}", name.to_string_lossy()))
 }
 
 /// The `(name, value)` of one header pair: a 2-tuple or a 2-item list (ASGI allows both).
@@ -205,10 +194,14 @@ pub fn lookup_headers<'py, const N: usize>(
     names: [&Bound<'py, PyString>; N],
 ) -> PyResult<[HeaderValue<'py>; N]> {
     let py = headers.py();
-    let mut texts = [""; N];
-    for (text, name) in texts.iter_mut().zip(names) {
-        *text = name.to_str()?;
-    }
+    // The names' text is needed only to scan pairs or to word an error.
+    let texts = || -> PyResult<[&str; N]> {
+        let mut texts = [""; N];
+        for (text, name) in texts.iter_mut().zip(names) {
+            *text = name.to_str()?;
+        }
+        Ok(texts)
+    };
     let mut found: [Option<Bound<'py, PyAny>>; N] = std::array::from_fn(|_| None);
     let items = pyo3::intern!(py, "items");
     if let Ok(dict) = headers.cast::<PyDict>() {
@@ -217,7 +210,7 @@ pub fn lookup_headers<'py, const N: usize>(
         }
         // Names missed by their exact spelling may be there in another case.
         if found.iter().any(Option::is_none) {
-            scan_pairs(&dict.items().into_any(), &texts, &mut found)?;
+            scan_pairs(&dict.items().into_any(), &texts()?, &mut found)?;
         }
     } else if headers.hasattr(items)? {
         // Header classes answer `get` case-insensitively; a plain mapping may not.
@@ -226,14 +219,14 @@ pub fn lookup_headers<'py, const N: usize>(
             *slot = (!value.is_none()).then_some(value);
         }
         if found.iter().any(Option::is_none) {
-            scan_pairs(&headers.call_method0(items)?, &texts, &mut found)?;
+            scan_pairs(&headers.call_method0(items)?, &texts()?, &mut found)?;
         }
     } else {
-        scan_pairs(headers, &texts, &mut found)?;
+        scan_pairs(headers, &texts()?, &mut found)?;
     }
-    let mut texts = texts.into_iter();
+    let mut names = names.into_iter();
     Ok(found.map(|value| {
-        let name = texts.next().expect("one text per name");
+        let name = names.next().expect("one name per slot");
         match value {
             Some(value) if !value.is_none() => header_value(name, value),
             _ => HeaderValue::Absent,

@@ -137,38 +137,49 @@ fn total_len(payloads: &[Bound<'_, PyAny>]) -> usize {
     payloads.iter().map(|p| p.len().unwrap_or(0)).sum()
 }
 
-/// `verify_many` for the schemes that take one signature per body. The GIL is released while
-/// the bodies are hashed.
-fn batch_verify<K: Sync>(
+/// `verify_many`: each payload with its companion (a signature, or a headers mapping) read
+/// by `read` under the GIL, then checked by `check` with the GIL released. Immutable
+/// `bytes`/`str` bodies are borrowed: `payloads` and `companions` keep them alive until the
+/// batch is done.
+fn verify_batch<'a, 'py, T: Send + Sync>(
+    py: Python<'py>,
+    payloads: &'a [Bound<'py, PyAny>],
+    companions: &'a [Bound<'py, PyAny>],
+    read: impl Fn(&'a Bound<'py, PyAny>) -> PyResult<Option<T>>,
+    check: impl Fn(&[u8], &T) -> bool + Sync,
+) -> PyResult<Vec<bool>> {
+    check_same_length("verify_many", payloads.len(), companions.len())?;
+    let prepare = |range: Range<usize>| {
+        payloads[range.clone()]
+            .iter()
+            .zip(&companions[range])
+            .map(|(payload, companion)| Ok((batch_body(payload)?, read(companion)?)))
+            .collect::<PyResult<Vec<_>>>()
+    };
+    check_batch(
+        payloads.len(),
+        is_large(payloads.len(), total_len(payloads)),
+        prepare,
+        |(body, companion)| match (body, companion) {
+            (Some(body), Some(companion)) => check(body, companion),
+            _ => false,
+        },
+        |job| py.detach(job),
+    )
+}
+
+/// `verify_many` for the schemes that take one signature per body.
+fn verify_signatures<K: Sync>(
     py: Python<'_>,
     key: &K,
     payloads: &Bound<'_, PyAny>,
     signatures: &Bound<'_, PyAny>,
     verify: impl Fn(&K, &[u8], &[u8]) -> bool + Sync,
 ) -> PyResult<Vec<bool>> {
-    let payloads = collect(payloads)?;
-    let signatures = collect(signatures)?;
-    check_same_length("verify_many", payloads.len(), signatures.len())?;
-    // Bodies and signatures that are immutable `bytes`/`str` are borrowed: the two lists
-    // above keep them alive until the batch is done.
-    let prepare = |range: Range<usize>| {
-        payloads[range.clone()]
-            .iter()
-            .zip(&signatures[range])
-            .map(|(payload, signature)| Ok((batch_body(payload)?, signature_bytes(signature)?)))
-            .collect::<PyResult<Vec<_>>>()
-    };
-    let large = is_large(payloads.len(), total_len(&payloads));
-    check_batch(
-        payloads.len(),
-        large,
-        prepare,
-        |(body, signature)| match (body, signature) {
-            (Some(body), Some(signature)) => verify(key, body, signature),
-            _ => false,
-        },
-        |job| py.detach(job),
-    )
+    let (payloads, signatures) = (collect(payloads)?, collect(signatures)?);
+    verify_batch(py, &payloads, &signatures, signature_bytes, |body, signature| {
+        verify(key, body, signature)
+    })
 }
 
 // ---------------------------------------------------------------- Linktor
@@ -314,7 +325,7 @@ impl LinktorVerifier {
         payloads: &Bound<'_, PyAny>,
         signatures: &Bound<'_, PyAny>,
     ) -> PyResult<Vec<bool>> {
-        batch_verify(py, &self.key, payloads, signatures, LinktorKey::verify)
+        verify_signatures(py, &self.key, payloads, signatures, LinktorKey::verify)
     }
 
     fn __repr__(&self) -> &'static str {
@@ -465,32 +476,11 @@ impl StandardWebhook {
         now: Option<f64>,
     ) -> PyResult<Vec<bool>> {
         let window = window(tolerance, now)?;
-        let payloads = collect(payloads)?;
-        let headers_list = collect(headers_list)?;
-        check_same_length("verify_many", payloads.len(), headers_list.len())?;
-        let prepare = |range: Range<usize>| {
-            payloads[range.clone()]
-                .iter()
-                .zip(&headers_list[range])
-                .map(|(payload, headers)| {
-                    Ok((batch_body(payload)?, FoundHeaders::read(headers)?.owned()))
-                })
-                .collect::<PyResult<Vec<_>>>()
-        };
-        let large = is_large(payloads.len(), total_len(&payloads));
-        let key = &self.key;
-        check_batch(
-            payloads.len(),
-            large,
-            prepare,
-            |(body, headers)| match (body, headers) {
-                (Some(body), Some(headers)) => {
-                    key.verify(body, &headers.borrowed(), window).is_ok()
-                }
-                _ => false,
-            },
-            |job| py.detach(job),
-        )
+        let (payloads, headers_list) = (collect(payloads)?, collect(headers_list)?);
+        let read = |headers: &Bound<'_, PyAny>| Ok(FoundHeaders::read(headers)?.owned());
+        verify_batch(py, &payloads, &headers_list, read, |body, headers| {
+            self.key.verify(body, &headers.borrowed(), window).is_ok()
+        })
     }
 
     fn __repr__(&self) -> &'static str {
@@ -546,7 +536,7 @@ impl HmacVerifier {
         payloads: &Bound<'_, PyAny>,
         signatures: &Bound<'_, PyAny>,
     ) -> PyResult<Vec<bool>> {
-        batch_verify(py, &self.key, payloads, signatures, GenericKey::verify)
+        verify_signatures(py, &self.key, payloads, signatures, GenericKey::verify)
     }
 
     #[getter]

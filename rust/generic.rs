@@ -18,18 +18,33 @@ impl TagEncoding {
             _ => None,
         }
     }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Hex => "hex",
+            Self::Base64 => "base64",
+        }
+    }
 }
 
 #[derive(Clone)]
 pub struct GenericKey {
     key: MacKey,
     encoding: TagEncoding,
-    prefix: Vec<u8>,
+    prefix: String,
 }
 
 impl GenericKey {
-    pub fn new(secret: &[u8], encoding: TagEncoding, prefix: &[u8]) -> Self {
-        Self { key: MacKey::new(secret), encoding, prefix: prefix.to_vec() }
+    pub fn new(secret: &[u8], encoding: TagEncoding, prefix: &str) -> Self {
+        Self { key: MacKey::new(secret), encoding, prefix: prefix.to_owned() }
+    }
+
+    pub fn encoding(&self) -> TagEncoding {
+        self.encoding
+    }
+
+    pub fn prefix(&self) -> &str {
+        &self.prefix
     }
 
     pub fn sign(&self, body: &[u8]) -> String {
@@ -38,13 +53,13 @@ impl GenericKey {
             TagEncoding::Hex => String::from_utf8_lossy(&hex_lower(&tag)).into_owned(),
             TagEncoding::Base64 => String::from_utf8_lossy(&base64_tag(&tag)).into_owned(),
         };
-        format!("{}{encoded}", String::from_utf8_lossy(&self.prefix))
+        format!("{}{encoded}", self.prefix)
     }
 
     /// Accepts the prefix followed by the tag: hex in either case, or base64 with or without
     /// padding. The decoded tag is compared in constant time.
     pub fn verify(&self, body: &[u8], signature: &[u8]) -> bool {
-        let Some(encoded) = signature.strip_prefix(self.prefix.as_slice()) else {
+        let Some(encoded) = signature.strip_prefix(self.prefix.as_bytes()) else {
             return false;
         };
         let given = match self.encoding {
@@ -66,7 +81,7 @@ mod tests {
 
     #[test]
     fn hex_with_prefix() {
-        let key = GenericKey::new(b"key", TagEncoding::Hex, b"sha256=");
+        let key = GenericKey::new(b"key", TagEncoding::Hex, "sha256=");
         let sig = key.sign(b"The quick brown fox jumps over the lazy dog");
         assert_eq!(sig, "sha256=f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8");
         assert!(key.verify(b"The quick brown fox jumps over the lazy dog", sig.as_bytes()));
@@ -80,7 +95,7 @@ mod tests {
 
     #[test]
     fn base64_with_and_without_padding() {
-        let key = GenericKey::new(b"k", TagEncoding::Base64, b"");
+        let key = GenericKey::new(b"k", TagEncoding::Base64, "");
         let sig = key.sign(b"body");
         assert!(sig.ends_with('='));
         assert!(key.verify(b"body", sig.as_bytes()));
@@ -94,5 +109,8 @@ mod tests {
         assert_eq!(TagEncoding::parse("hex"), Some(TagEncoding::Hex));
         assert_eq!(TagEncoding::parse("base64"), Some(TagEncoding::Base64));
         assert_eq!(TagEncoding::parse("HEX"), None);
+        for encoding in [TagEncoding::Hex, TagEncoding::Base64] {
+            assert_eq!(TagEncoding::parse(encoding.name()), Some(encoding));
+        }
     }
 }

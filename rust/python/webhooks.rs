@@ -494,8 +494,6 @@ impl StandardWebhook {
 #[pyclass(frozen, module = "relaywire._native")]
 pub struct HmacVerifier {
     key: GenericKey,
-    encoding: &'static str,
-    prefix: String,
 }
 
 #[pymethods]
@@ -503,20 +501,12 @@ impl HmacVerifier {
     #[new]
     #[pyo3(signature = (secret, *, encoding = "hex", prefix = ""))]
     fn new(secret: &Bound<'_, PyAny>, encoding: &str, prefix: &str) -> PyResult<Self> {
-        let (parsed, name) = match TagEncoding::parse(encoding) {
-            Some(TagEncoding::Hex) => (TagEncoding::Hex, "hex"),
-            Some(TagEncoding::Base64) => (TagEncoding::Base64, "base64"),
-            None => {
-                return Err(PyValueError::new_err(format!(
-                    "encoding must be \"hex\" or \"base64\", not {encoding:?}"
-                )))
-            }
-        };
-        Ok(Self {
-            key: GenericKey::new(non_empty_secret(secret)?, parsed, prefix.as_bytes()),
-            encoding: name,
-            prefix: prefix.to_owned(),
-        })
+        let parsed = TagEncoding::parse(encoding).ok_or_else(|| {
+            PyValueError::new_err(format!(
+                "encoding must be \"hex\" or \"base64\", not {encoding:?}"
+            ))
+        })?;
+        Ok(Self { key: GenericKey::new(non_empty_secret(secret)?, parsed, prefix) })
     }
 
     fn sign(&self, payload: &Bound<'_, PyAny>) -> PyResult<String> {
@@ -541,18 +531,19 @@ impl HmacVerifier {
 
     #[getter]
     fn encoding(&self) -> &'static str {
-        self.encoding
+        self.key.encoding().name()
     }
 
     #[getter]
     fn prefix(&self) -> &str {
-        &self.prefix
+        self.key.prefix()
     }
 
     fn __repr__(&self) -> String {
         format!(
             "HmacVerifier(secret=<redacted>, encoding={:?}, prefix={:?})",
-            self.encoding, self.prefix
+            self.key.encoding().name(),
+            self.key.prefix()
         )
     }
 }

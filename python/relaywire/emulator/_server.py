@@ -1,0 +1,281 @@
+"""The emulator's app and its runner: ``with Emulator() as emu:`` serves on a free port."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import socket
+import threading
+import time
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any, TypeVar
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from relaywire import __version__
+from relaywire.emulator import daguito as daguito_part
+from relaywire.emulator import linktor as linktor_part
+from relaywire.emulator._context import EmulatorConfig, EmulatorContext
+from relaywire.emulator._faults import Faults
+from relaywire.emulator._http import ApiError, EdgeMiddleware, RateLimit, json_response
+from relaywire.emulator.daguito.state import DaguitoState
+from relaywire.emulator.linktor.store import LinktorStore
+
+__all__ = ["Emulator", "build_app"]
+
+T = TypeVar("T")
+
+
+def build_app(ctx: EmulatorContext) -> Starlette:
+    """The ASGI app: Daguito at the root, Linktor under ``/linktor``, ``GET /health``."""
+
+    async def health(request: Request) -> Response:
+        return json_response({"status": "healthy", "emulator": "relaywire", "version": __version__})
+
+    def render_api_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, ApiError)
+        rid = str(request.scope.get("state", {}).get("request_id", ""))
+        return ctx.renderers.render(request.url.path, exc, rid)
+
+    def render_http_exception(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        rid = str(request.scope.get("state", {}).get("request_id", ""))
+        if exc.status_code in (404, 405):
+            error = ApiError(
+                404, "ROUTE_NOT_FOUND", f"no route for {request.method} {request.url.path}"
+            )
+        else:
+            error = ApiError(exc.status_code, "BAD_REQUEST", str(exc.detail))
+        return ctx.renderers.render(request.url.path, error, rid)
+
+    routes = [
+        Route("/health", health, methods=["GET"]),
+        *daguito_part.routes(ctx),
+        *linktor_part.routes(ctx),
+    ]
+    app = Starlette(
+        routes=routes,
+        exception_handlers={ApiError: render_api_error, HTTPException: render_http_exception},
+    )
+    app.add_middleware(
+        EdgeMiddleware, faults=ctx.faults, limiter=ctx.limiter, renderers=ctx.renderers
+    )
+    return app
+
+
+class Emulator:
+    """A real Daguito + Linktor server on loopback, for tests, demos and offline development.
+
+    ``with Emulator() as emu:`` binds a free port on 127.0.0.1, serves from a background thread
+    and returns once the server accepts connections; leaving the block stops it. ``emu.url`` is
+    the base URL (Daguito at the root, Linktor under ``/linktor`` and ``/linktor/api/v1``).
+    Options are those of :class:`EmulatorConfig`; faults are switched through ``emu.faults``.
+    """
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        seed: bool = True,
+        rate_limit: RateLimit | None = None,
+        webhook_retry_delays: tuple[float, ...] = (1.0, 5.0, 30.0),
+        webhook_timeout: float = 10.0,
+        upload_ttl: int = 900,
+        max_audio_frame: int = 256 * 1024,
+        max_tool_wait_ms: int = 120_000,
+        jwt_secret: bytes | None = None,
+        log_level: str = "warning",
+    ) -> None:
+        self.host = host
+        self._requested_port = port
+        self.config = EmulatorConfig(
+            seed=seed,
+            rate_limit=rate_limit,
+            webhook_retry_delays=tuple(webhook_retry_delays),
+            webhook_timeout=webhook_timeout,
+            upload_ttl=upload_ttl,
+            max_audio_frame=max_audio_frame,
+            max_tool_wait_ms=max_tool_wait_ms,
+            jwt_secret=jwt_secret,
+        )
+        self.log_level = log_level
+        self.context = EmulatorContext(self.config)
+        self._app = build_app(self.context)
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._socket: socket.socket | None = None
+        self._error: BaseException | None = None
+        self.port = 0
+
+    # -- what tests use ---------------------------------------------------------------------------
+
+    @property
+    def faults(self) -> Faults:
+        return self.context.faults
+
+    @property
+    def daguito(self) -> DaguitoState:
+        return self.context.daguito
+
+    @property
+    def linktor(self) -> LinktorStore:
+        return self.context.linktor
+
+    @property
+    def url(self) -> str:
+        """The base URL, for example ``http://127.0.0.1:8750``."""
+        self._require_running()
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return "ws" + self.url[len("http") :]
+
+    @property
+    def linktor_url(self) -> str:
+        """The Linktor SDK-protocol base URL (``/linktor``)."""
+        return f"{self.url}/linktor"
+
+    @property
+    def linktor_server_url(self) -> str:
+        """The Linktor self-hosted-server base URL (``/linktor/api/v1``)."""
+        return f"{self.url}/linktor/api/v1"
+
+    @property
+    def webhook_deliveries(self) -> list[dict[str, Any]]:
+        """The outgoing Linktor webhook deliveries so far (a copy), oldest first."""
+        sender = self.context.linktor_webhooks
+        return self.call(sender.delivery_log) if sender is not None else []
+
+    def set_rate_limit(self, limit: int | None, window: float = 60.0) -> None:
+        """Switch the Linktor rate limit on (``limit`` requests per ``window`` seconds per
+        credential) or off (``None``)."""
+        self.context.limiter.configure(None if limit is None else RateLimit(limit, window))
+
+    def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run ``fn`` on the server's event loop and return its result (awaited if it is a
+        coroutine). Use it to change state from a test thread, e.g.
+        ``emu.call(emu.linktor.add_message, "conv_demo", direction="inbound", ...)``."""
+        loop = self._require_running()
+
+        async def run() -> T:
+            result = fn(*args, **kwargs)
+            if asyncio.iscoroutine(result):
+                return await result  # type: ignore[no-any-return]
+            return result
+
+        if _running_loop() is loop:
+            raise RuntimeError("Emulator.call cannot be used from the emulator's own loop")
+        future: concurrent.futures.Future[T] = asyncio.run_coroutine_threadsafe(run(), loop)
+        return future.result(timeout=30)
+
+    # -- lifecycle ----------------------------------------------------------------------------------
+
+    def start(self, timeout: float = 15.0) -> Emulator:
+        """Bind, serve in a background thread, and return when the server accepts connections."""
+        if self._thread is not None:
+            raise RuntimeError("the emulator is already running")
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((self.host, self._requested_port))
+        except OSError:
+            sock.close()
+            raise
+        self._socket = sock
+        self.port = sock.getsockname()[1]
+        config = uvicorn.Config(
+            self._app,
+            lifespan="off",
+            log_config=None,
+            log_level=self.log_level,
+            access_log=False,
+            ws="websockets-sansio",
+            # Token frames are tiny; compressing each one would cost more than it saves.
+            ws_per_message_deflate=False,
+            ws_max_size=16 * 1024 * 1024,
+            backlog=4096,
+            timeout_graceful_shutdown=2,
+            timeout_keep_alive=30,
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._serve, name="relaywire-emulator", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if self._error is not None or not self._thread.is_alive():
+                self._thread.join(1)
+                self._cleanup()
+                raise RuntimeError(f"the emulator failed to start: {self._error!r}")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"the emulator did not start within {timeout} s")
+            time.sleep(0.002)
+        return self
+
+    def _serve(self) -> None:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        self._loop = loop
+        assert self._server is not None and self._socket is not None
+        try:
+            loop.run_until_complete(self._server.serve(sockets=[self._socket]))
+            loop.run_until_complete(self.context.shutdown())
+        except BaseException as exc:  # reported to start() / stop()
+            self._error = exc
+        finally:
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop serving and wait for the thread to end. Idempotent."""
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self._cleanup()
+
+    def _cleanup(self) -> None:
+        if self._socket is not None:
+            self._socket.close()
+        self._socket = None
+        self._thread = None
+        self._server = None
+        self._loop = None
+
+    def _require_running(self) -> asyncio.AbstractEventLoop:
+        if self._loop is None or self._server is None or not self._server.started:
+            raise RuntimeError("the emulator is not running; use `with Emulator() as emu:`")
+        return self._loop
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        state = f"url={self.url!r}" if self._loop is not None else "stopped"
+        return f"<Emulator {state}>"
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None

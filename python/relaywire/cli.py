@@ -25,6 +25,31 @@ def _build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--no-speed", action="store_true", help="skip the speed table (runs in well under a second)"
     )
+    emulator = commands.add_parser(
+        "emulator",
+        help="run the local Daguito + Linktor emulator until interrupted",
+        description="Serve both platforms' protocols on a local port for offline development: "
+        "Daguito at the root, Linktor under /linktor (SDK protocol) and /linktor/api/v1 "
+        "(self-hosted server protocol). Needs the relaywire[emulator] extra.",
+    )
+    emulator.add_argument(
+        "--host", default="127.0.0.1", help="address to bind (default: %(default)s)"
+    )
+    emulator.add_argument(
+        "--port",
+        type=int,
+        default=8750,
+        help="port to bind; 0 picks a free one (default: %(default)s)",
+    )
+    emulator.add_argument(
+        "--no-seed", action="store_true", help="start empty, without the demo credentials and data"
+    )
+    emulator.add_argument(
+        "--log-level",
+        default="warning",
+        choices=["critical", "error", "warning", "info", "debug"],
+        help="server log level (default: %(default)s)",
+    )
     return parser
 
 
@@ -35,6 +60,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         from relaywire.demo import run_demo
 
         return run_demo(speed=not args.no_speed)
+    if args.command == "emulator":
+        from relaywire.emulator_cli import run_emulator
+
+        return run_emulator(
+            host=args.host, port=args.port, seed=not args.no_seed, log_level=args.log_level
+        )
     parser.print_help()
     return 2
 

@@ -12,6 +12,14 @@ Run it from a shell with ``relaywire emulator``. It needs the ``relaywire[emulat
 ``linktor`` client packages.
 """
 
+try:
+    import starlette  # noqa: F401
+    import uvicorn  # noqa: F401
+except ImportError as exc:  # pragma: no cover - depends on the installed extras
+    raise ImportError(
+        "relaywire.emulator needs the emulator extra: pip install 'relaywire[emulator]'"
+    ) from exc
+
 from relaywire.emulator._context import EmulatorConfig
 from relaywire.emulator._faults import Faults, HttpFault, StreamFault
 from relaywire.emulator._http import RateLimit

@@ -68,6 +68,9 @@ class EmulatorContext:
         # Set by the Linktor part: its realtime hub and its outgoing-webhook sender.
         self.linktor_hub: Any = None
         self.linktor_webhooks: Any = None
+        # Set by the Daguito part: the stream session registry and the audio session stats.
+        self.daguito_stream: Any = None
+        self.daguito_audio: Any = None
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str | None = None) -> asyncio.Task[Any]:
         """Run ``coro`` in the background, keeping a strong reference until it ends; its

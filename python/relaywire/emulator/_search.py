@@ -76,7 +76,11 @@ def _stem(word: str) -> str:
     # Enough to match "reset"/"resetting"/"resets" and "password"/"passwords".
     for suffix in ("ing", "ed", "es", "s"):
         if len(word) > len(suffix) + 2 and word.endswith(suffix):
-            return word[: -len(suffix)]
+            stem = word[: -len(suffix)]
+            # "resetting" -> "resett" -> "reset"; keep "ll"/"ss" as in "calling", "passes".
+            if suffix in ("ing", "ed") and stem[-1] == stem[-2] and stem[-1] not in "lsz":
+                stem = stem[:-1]
+            return stem
     return word
 
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 import uvicorn
 from starlette.applications import Starlette
@@ -69,6 +70,28 @@ def build_app(ctx: EmulatorContext) -> Starlette:
     return app
 
 
+class _Server(uvicorn.Server):
+    """uvicorn's server, woken at once by :meth:`wake` instead of polling every 0.1 s."""
+
+    _wake_event: asyncio.Event | None = None
+
+    async def main_loop(self) -> None:
+        self._wake_event = asyncio.Event()
+        counter = 0
+        should_exit = await self.on_tick(counter)
+        while not should_exit:
+            counter = (counter + 1) % 864000
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._wake_event.wait(), 0.1)
+            should_exit = await self.on_tick(counter)
+
+    def wake(self, loop: asyncio.AbstractEventLoop) -> None:
+        event = self._wake_event
+        if event is not None:
+            with contextlib.suppress(RuntimeError):  # the loop already closed
+                loop.call_soon_threadsafe(event.set)
+
+
 class Emulator:
     """A real Daguito + Linktor server on loopback, for tests, demos and offline development.
 
@@ -108,7 +131,7 @@ class Emulator:
         self.log_level = log_level
         self.context = EmulatorContext(self.config)
         self._app = build_app(self.context)
-        self._server: uvicorn.Server | None = None
+        self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._socket: socket.socket | None = None
@@ -161,21 +184,25 @@ class Emulator:
         credential) or off (``None``)."""
         self.context.limiter.configure(None if limit is None else RateLimit(limit, window))
 
-    def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    @overload
+    def call(self, fn: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T: ...
+    @overload
+    def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T: ...
+    def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run ``fn`` on the server's event loop and return its result (awaited if it is a
         coroutine). Use it to change state from a test thread, e.g.
         ``emu.call(emu.linktor.add_message, "conv_demo", direction="inbound", ...)``."""
         loop = self._require_running()
 
-        async def run() -> T:
+        async def run() -> Any:
             result = fn(*args, **kwargs)
             if asyncio.iscoroutine(result):
-                return await result  # type: ignore[no-any-return]
+                return await result
             return result
 
         if _running_loop() is loop:
             raise RuntimeError("Emulator.call cannot be used from the emulator's own loop")
-        future: concurrent.futures.Future[T] = asyncio.run_coroutine_threadsafe(run(), loop)
+        future: concurrent.futures.Future[Any] = asyncio.run_coroutine_threadsafe(run(), loop)
         return future.result(timeout=30)
 
     # -- lifecycle ----------------------------------------------------------------------------------
@@ -185,7 +212,9 @@ class Emulator:
         if self._thread is not None:
             raise RuntimeError("the emulator is already running")
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
+        # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY on accepted connections only for
+        # sockets created with it, and without it every response waits ~40 ms on Nagle.
+        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((self.host, self._requested_port))
@@ -208,7 +237,7 @@ class Emulator:
             timeout_graceful_shutdown=2,
             timeout_keep_alive=30,
         )
-        self._server = uvicorn.Server(config)
+        self._server = _Server(config)
         self._thread = threading.Thread(target=self._serve, name="relaywire-emulator", daemon=True)
         self._thread.start()
         deadline = time.monotonic() + timeout
@@ -241,6 +270,8 @@ class Emulator:
         """Stop serving and wait for the thread to end. Idempotent."""
         if self._server is not None:
             self._server.should_exit = True
+            if self._loop is not None:
+                self._server.wake(self._loop)
         if self._thread is not None:
             self._thread.join(timeout)
         self._cleanup()

@@ -1,16 +1,378 @@
-"""Placeholder: being written."""
+"""The Linktor agent WebSocket (spec/linktor.md §3.8): ``/linktor/ws`` and ``/linktor/api/v1/ws``.
+
+Frames are JSON text ``{"type": ..., "payload": {...}}`` with snake_case payloads in both
+mounts, as the self-hosted server sends them.
+
+Authentication: ``Authorization: Bearer <JWT or API key>``, ``X-API-Key: <key>``, or the query
+parameters ``?token=`` / ``?api_key=`` (any one suffices; the real server's demand for both a
+header and a query token is a bug). Without a credential the upgrade is refused with
+``401 {"error": "missing token"}``, with a bad one ``401 {"error": "invalid token"}``.
+
+Server to client:
+
+* ``connected`` ``{user_id, tenant_id, online_users}``, first, once;
+* ``presence`` ``{user_id, status: "online"}`` when a user's first connection opens and
+  ``{user_id, status: "offline", last_seen}`` when their last one closes, to the tenant's other
+  connections;
+* ``typing`` ``{conversation_id, user_id, user_name, is_typing}``, relayed to the tenant's other
+  connections;
+* ``new_message`` ``{conversation_id, message}`` when a message is sent or received;
+* ``message_updated`` ``{conversation_id, message_id, status, message}`` on delivery, read, failure;
+* ``conversation_created`` / ``conversation_updated``: the conversation plus ``conversation_id``;
+* ``pong`` ``{at}`` and ``error`` ``{message}`` in answer to the client.
+
+Client to server: ``typing`` ``{conversation_id, is_typing}``; ``subscribe`` / ``unsubscribe``
+``{conversation_id}`` (also accepted at the top level, and as ``conversationId``); ``ping``.
+A connection with at least one subscription receives conversation-scoped frames (messages,
+conversations, typing) only for its subscriptions; without any it receives the whole tenant's,
+as on the real server. A malformed frame is answered with ``error`` and the connection stays.
+
+Every connection of a user receives every frame (the real server keeps only a user's latest
+connection, and after it closes the other one silently stops receiving).
+
+Slow clients: each connection has a bounded send queue (:data:`SEND_QUEUE_SIZE` frames). When it
+is full, the new frame is dropped for that connection only (counted in ``dropped``), as the real
+server's send buffer does; the store and the other connections never wait for a slow reader.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
-from starlette.routing import BaseRoute
+import orjson
+from starlette.routing import BaseRoute, WebSocketRoute
+from starlette.websockets import WebSocket
+
+from relaywire.emulator._http import json_response, now_iso
+from relaywire.emulator.linktor.dialect import Dialect, principal_for_token
+from relaywire.emulator.linktor.store import StoreEvent
+from relaywire.emulator.linktor.wire import server_conversation, server_message
+
+if TYPE_CHECKING:
+    from relaywire.emulator._context import EmulatorContext
+
+__all__ = ["SEND_QUEUE_SIZE", "RealtimeHub", "routes"]
+
+_log = logging.getLogger("relaywire.emulator.linktor")
+
+SEND_QUEUE_SIZE = 256
+
+_NEW_MESSAGE_EVENTS = frozenset({"message.sent", "message.received"})
+_MESSAGE_STATUS_EVENTS = frozenset({"message.delivered", "message.read", "message.failed"})
+_CONVERSATION_FRAMES = {
+    "conversation.created": "conversation_created",
+    "conversation.updated": "conversation_updated",
+}
+
+
+# uvicorn 0.54's websockets-sansio protocol never marks a denial response as a finished
+# handshake, so after each (complete, correct) 401 it logs this line as an error. Hide exactly
+# one such line per denial of ours, so that real handshake bugs elsewhere still show.
+_UVICORN_DENIAL_NOISE = "ASGI callable returned without completing handshake."
+
+
+class _DenialNoiseFilter(logging.Filter):
+    def __init__(self) -> None:
+        super().__init__()
+        self.pending = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.pending and record.getMessage() == _UVICORN_DENIAL_NOISE:
+            self.pending -= 1
+            return False
+        return True
+
+
+_denial_noise = _DenialNoiseFilter()
+logging.getLogger("uvicorn.error").addFilter(_denial_noise)
+
+
+def _encode(frame_type: str, payload: dict[str, Any]) -> str:
+    return orjson.dumps({"type": frame_type, "payload": payload}).decode()
+
+
+@dataclass(eq=False)
+class Connection:
+    """One open socket: who it is, what it subscribed to, and its bounded send queue."""
+
+    tenant_id: str
+    user_id: str
+    user_name: str
+    queue: asyncio.Queue[str]
+    subscriptions: set[str] = field(default_factory=set)
+    dropped: int = 0
+
+    def wants(self, conversation_id: str | None) -> bool:
+        """Whether a frame about ``conversation_id`` (``None``: not conversation-scoped) is
+        for this connection."""
+        return (
+            conversation_id is None
+            or not self.subscriptions
+            or conversation_id in self.subscriptions
+        )
+
+    def offer(self, text: str) -> None:
+        """Queue a frame without waiting; a full queue drops it (see the module docstring)."""
+        try:
+            self.queue.put_nowait(text)
+        except asyncio.QueueFull:
+            if not self.dropped:
+                _log.warning("realtime client %s is too slow; dropping frames", self.user_id)
+            self.dropped += 1
 
 
 class RealtimeHub:
-    def __init__(self, ctx: Any) -> None:
+    """The tenant-wide fan-out of realtime frames, fed by the store's events."""
+
+    def __init__(self, ctx: EmulatorContext, *, queue_size: int = SEND_QUEUE_SIZE) -> None:
         self.ctx = ctx
+        self.queue_size = queue_size
+        self._by_tenant: dict[str, list[Connection]] = {}
+        ctx.linktor.subscribe(self._on_store_event)
+
+    # -- membership -------------------------------------------------------------------------------
+
+    def connections(self, tenant_id: str) -> list[Connection]:
+        """The tenant's open connections, oldest first."""
+        return list(self._by_tenant.get(tenant_id, ()))
+
+    def online_users(self, tenant_id: str) -> list[str]:
+        """Ids of the tenant's users with at least one open connection, in connection order."""
+        return list(dict.fromkeys(c.user_id for c in self._by_tenant.get(tenant_id, ())))
+
+    def open(self, tenant_id: str, user_id: str) -> Connection:
+        """Register a connection, queue its ``connected`` frame and announce the user online.
+
+        Runs without awaiting, so no event can reach the connection before ``connected``."""
+        user = self.ctx.linktor.users.get(user_id)
+        conn = Connection(
+            tenant_id,
+            user_id,
+            str(user.get("name") or "") if user else "",
+            asyncio.Queue(self.queue_size),
+        )
+        was_online = user_id in self.online_users(tenant_id)
+        self._by_tenant.setdefault(tenant_id, []).append(conn)
+        conn.offer(
+            _encode(
+                "connected",
+                {
+                    "user_id": user_id,
+                    "tenant_id": tenant_id,
+                    "online_users": self.online_users(tenant_id),
+                },
+            )
+        )
+        if not was_online:
+            self.broadcast(
+                tenant_id, "presence", {"user_id": user_id, "status": "online"}, exclude=conn
+            )
+        return conn
+
+    def close(self, conn: Connection) -> None:
+        """Forget a connection; announce the user offline when it was their last one."""
+        members = self._by_tenant.get(conn.tenant_id, [])
+        if conn in members:
+            members.remove(conn)
+        if not members:
+            self._by_tenant.pop(conn.tenant_id, None)
+        if conn.user_id not in self.online_users(conn.tenant_id):
+            self.broadcast(
+                conn.tenant_id,
+                "presence",
+                {"user_id": conn.user_id, "status": "offline", "last_seen": now_iso()},
+            )
+
+    # -- fan-out ----------------------------------------------------------------------------------
+
+    def broadcast(
+        self,
+        tenant_id: str,
+        frame_type: str,
+        payload: dict[str, Any],
+        *,
+        conversation_id: str | None = None,
+        exclude: Connection | None = None,
+    ) -> None:
+        """Queue a frame for every interested connection of the tenant (encoded once)."""
+        targets = [
+            c
+            for c in self._by_tenant.get(tenant_id, ())
+            if c is not exclude and c.wants(conversation_id)
+        ]
+        if not targets:
+            return
+        text = _encode(frame_type, payload)
+        for conn in targets:
+            conn.offer(text)
+
+    def _on_store_event(self, event: StoreEvent) -> None:
+        if event.tenant_id not in self._by_tenant:
+            return
+        record = event.record
+        if event.type in _NEW_MESSAGE_EVENTS and event.previous is None:
+            self.broadcast(
+                event.tenant_id,
+                "new_message",
+                {"conversation_id": record["conversation_id"], "message": server_message(record)},
+                conversation_id=record["conversation_id"],
+            )
+        elif event.type in _MESSAGE_STATUS_EVENTS or event.type in _NEW_MESSAGE_EVENTS:
+            # A status change (``message.sent`` with a previous state is a move back to sent).
+            self.broadcast(
+                event.tenant_id,
+                "message_updated",
+                {
+                    "conversation_id": record["conversation_id"],
+                    "message_id": record["id"],
+                    "status": record["status"],
+                    "message": server_message(record),
+                },
+                conversation_id=record["conversation_id"],
+            )
+        elif event.type in _CONVERSATION_FRAMES:
+            payload = server_conversation(record)
+            payload["conversation_id"] = record["id"]
+            self.broadcast(
+                event.tenant_id,
+                _CONVERSATION_FRAMES[event.type],
+                payload,
+                conversation_id=record["id"],
+            )
+        # conversation.assigned/resolved are covered by conversation_updated; contacts and
+        # channels have no realtime frame in the protocol.
+
+    # -- client frames ----------------------------------------------------------------------------
+
+    def handle(self, conn: Connection, raw: str | bytes) -> None:
+        """Act on one client frame; problems are answered with an ``error`` frame."""
+        problem = self._handle(conn, raw)
+        if problem is not None:
+            conn.offer(_encode("error", {"message": problem}))
+
+    def _handle(self, conn: Connection, raw: str | bytes) -> str | None:
+        try:
+            frame = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            return "frame is not valid JSON"
+        if not isinstance(frame, dict):
+            return "frame must be a JSON object"
+        frame_type = frame.get("type")
+        if not isinstance(frame_type, str):
+            return "frame needs a string 'type'"
+        payload = frame.get("payload", {})
+        if payload is None:
+            payload = {}
+        if not isinstance(payload, dict):
+            return "'payload' must be an object"
+        if frame_type == "ping":
+            conn.offer(_encode("pong", {"at": now_iso()}))
+            return None
+        if frame_type not in ("typing", "subscribe", "unsubscribe"):
+            return f"unknown frame type: {frame_type}"
+        conversation_id = _pick(payload, frame, "conversation_id", "conversationId")
+        if not isinstance(conversation_id, str) or not conversation_id:
+            return f"'{frame_type}' needs a conversation_id"
+        if frame_type == "unsubscribe":
+            conn.subscriptions.discard(conversation_id)
+            return None
+        conversation = self.ctx.linktor.conversations.get(conversation_id)
+        if conversation is None or conversation["tenant_id"] != conn.tenant_id:
+            return f"conversation not found: {conversation_id}"
+        if frame_type == "subscribe":
+            conn.subscriptions.add(conversation_id)
+            return None
+        is_typing = _pick(payload, frame, "is_typing", "isTyping")
+        if is_typing is None:
+            is_typing = True
+        if not isinstance(is_typing, bool):
+            return "'is_typing' must be a boolean"
+        self.broadcast(
+            conn.tenant_id,
+            "typing",
+            {
+                "conversation_id": conversation_id,
+                "user_id": conn.user_id,
+                "user_name": conn.user_name,
+                "is_typing": is_typing,
+            },
+            conversation_id=conversation_id,
+            exclude=conn,
+        )
+        return None
 
 
-def routes(*args: Any) -> list[BaseRoute]:
-    return []
+def _pick(payload: dict[str, Any], frame: dict[str, Any], *names: str) -> Any:
+    """A field from the payload, else from the top level (the TS SDK's flat frames)."""
+    for source in (payload, frame):
+        for name in names:
+            if name in source:
+                return source[name]
+    return None
+
+
+def _credential(websocket: WebSocket) -> str | None:
+    """The bearer credential offered, ``""`` if one was offered malformed, ``None`` if none."""
+    header = websocket.headers.get("authorization")
+    if header:
+        scheme, _, token = header.partition(" ")
+        return token.strip() if scheme.lower() == "bearer" else ""
+    for candidate in (
+        websocket.headers.get("x-api-key"),
+        websocket.query_params.get("token"),
+        websocket.query_params.get("api_key"),
+    ):
+        if candidate:
+            return candidate
+    return None
+
+
+async def _write(websocket: WebSocket, conn: Connection) -> None:
+    while True:
+        text = await conn.queue.get()
+        try:
+            await websocket.send_text(text)
+        except (OSError, RuntimeError):
+            # The socket closed under us; the reader sees the disconnect and cleans up.
+            return
+
+
+def routes(hub: RealtimeHub, dialect: Dialect) -> list[BaseRoute]:
+    """``/ws`` for one dialect mount (the frames are the same in both)."""
+
+    async def agent_socket(websocket: WebSocket) -> None:
+        store = hub.ctx.linktor
+        token = _credential(websocket)
+        principal = principal_for_token(store, hub.ctx.jwt, token) if token else None
+        if principal is None:
+            reason = "missing token" if token is None else "invalid token"
+            _denial_noise.pending += 1
+            try:
+                await websocket.send_denial_response(json_response({"error": reason}, 401))
+            except BaseException:  # the client left first: uvicorn will not log the line
+                _denial_noise.pending -= 1
+                raise
+            return
+        user_id = principal.user_id
+        if not user_id:  # an API key not tied to a user: the key stands for the user
+            user_id = str(store.api_keys.get(token or "", {}).get("id") or "api_key")
+        await websocket.accept()
+        conn = hub.open(principal.tenant_id, user_id)
+        writer = hub.ctx.spawn(_write(websocket, conn), name=f"linktor-ws-writer-{user_id}")
+        try:
+            while True:
+                message = await websocket.receive()
+                if message["type"] == "websocket.disconnect":
+                    return
+                raw = message.get("text")
+                if raw is None:
+                    raw = message.get("bytes") or b""
+                hub.handle(conn, raw)
+        finally:
+            hub.close(conn)
+            writer.cancel()
+
+    return [WebSocketRoute("/ws", agent_socket, name=f"linktor_{dialect.value}_ws")]

@@ -17,12 +17,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from relaywire.emulator._http import ApiError, new_id, now_iso
+from relaywire.emulator._search import Chunk, SearchIndex, chunk_text
 
 __all__ = [
     "DEMO_API_KEY",
     "DEMO_CHANNEL_ID",
     "DEMO_CONVERSATION_ID",
     "DEMO_EMAIL",
+    "DEMO_KB_ID",
     "DEMO_PASSWORD",
     "DEMO_TENANT_ID",
     "DEMO_USER_ID",
@@ -40,6 +42,7 @@ DEMO_TENANT_ID = "tenant_demo"
 DEMO_USER_ID = "usr_demo"
 DEMO_CHANNEL_ID = "ch_demo"
 DEMO_CONVERSATION_ID = "conv_demo"
+DEMO_KB_ID = "kb_demo"
 
 Record = dict[str, Any]
 
@@ -80,6 +83,8 @@ class LinktorStore:
         self.messages: dict[str, Record] = {}
         self._collections: dict[str, dict[str, Record]] = {}
         self._listeners: list[Listener] = []
+        # Every knowledge base's chunks, one index; ``source_id`` is the knowledge base id.
+        self.knowledge = SearchIndex()
         if seed:
             self._seed()
 
@@ -436,3 +441,274 @@ class LinktorStore:
                 sender_type="contact",
                 sender_id=conversation["contact_id"],
             )
+        self._seed_resources()
+
+    # -- generic records (bots, agents, flows, knowledge bases…) -----------------------------------
+
+    def create_record(
+        self, collection: str, prefix: str, fields: Record, *, tenant_id: str = DEMO_TENANT_ID
+    ) -> Record:
+        """Store a new record in a named collection, with id, tenant and timestamps."""
+        now = now_iso()
+        record: Record = {"id": new_id(prefix), "tenant_id": tenant_id}
+        record.update(fields)
+        record.setdefault("created_at", now)
+        record.setdefault("updated_at", now)
+        self.collection(collection)[record["id"]] = record
+        return record
+
+    # -- knowledge bases ----------------------------------------------------------------------
+
+    def kb_entries(self, kb_id: str) -> list[Record]:
+        """A knowledge base's documents and FAQ items, oldest first."""
+        return [
+            e for e in self.collection("kb_entries").values() if e["knowledge_base_id"] == kb_id
+        ]
+
+    def kb_chunk_count(self, kb_id: str) -> int:
+        return sum(1 for chunk in self.knowledge.chunks() if chunk.source_id == kb_id)
+
+    def add_kb_entry(self, kb: Record, fields: Record) -> Record:
+        """Store a document or FAQ item (``kind`` ``"document"`` or ``"item"``) and index its
+        text. ``content`` ``None`` stores it as ``failed`` (text that could not be read)."""
+        now = now_iso()
+        entry: Record = {
+            "id": new_id("doc" if fields.get("kind") == "document" else "kbi"),
+            "tenant_id": kb["tenant_id"],
+            "knowledge_base_id": kb["id"],
+            "kind": "item",
+            "name": "",
+            "content": "",
+            "type": "txt",
+            "keywords": None,
+            "source": None,
+            "source_url": None,
+            "metadata": None,
+            "status": "completed",
+            "error": None,
+            "size": 0,
+            "chunk_count": 0,
+            "created_at": now,
+            "updated_at": now,
+        }
+        entry.update(fields)
+        self.collection("kb_entries")[entry["id"]] = entry
+        self.index_kb_entry(entry)
+        return entry
+
+    def index_kb_entry(self, entry: Record) -> None:
+        """(Re)index an entry's text after it changed."""
+        self.knowledge.remove_where(lambda chunk: chunk.document_id == entry["id"])
+        if entry["content"] is None:
+            entry["status"], entry["chunk_count"] = "failed", 0
+            return
+        kb = self.require(
+            self.collection("knowledge_bases"), entry["knowledge_base_id"], "knowledge base"
+        )
+        if entry["kind"] == "item":
+            text = f"{entry['name']}\n{entry['content']}"
+            if entry.get("keywords"):
+                text += "\n" + " ".join(entry["keywords"])
+        else:
+            text = entry["content"]
+        size = int(kb.get("chunk_size") or 800)
+        overlap = min(int(kb.get("chunk_overlap") or 0), size - 1)
+        pieces = chunk_text(text, size, overlap)
+        for index, piece in enumerate(pieces):
+            self.knowledge.add(
+                Chunk(
+                    id=f"{entry['id']}_c{index}",
+                    content=piece,
+                    source_id=kb["id"],
+                    metadata=dict(entry.get("metadata") or {}),
+                    document_id=entry["id"],
+                    index=index,
+                )
+            )
+        entry["status"] = "completed"
+        entry["error"] = None
+        entry["size"] = len(text.encode())
+        entry["chunk_count"] = len(pieces)
+
+    def remove_kb_entry(self, entry_id: str) -> None:
+        self.collection("kb_entries").pop(entry_id, None)
+        self.knowledge.remove_where(lambda chunk: chunk.document_id == entry_id)
+
+    def remove_knowledge_base(self, kb_id: str) -> None:
+        self.collection("knowledge_bases").pop(kb_id, None)
+        for entry in self.kb_entries(kb_id):
+            self.remove_kb_entry(entry["id"])
+
+    # -- more seeds ---------------------------------------------------------------------------
+
+    def _seed_resources(self) -> None:
+        now = now_iso()
+        self.collection("tenants")[DEMO_TENANT_ID] = {
+            "id": DEMO_TENANT_ID,
+            "name": "Demo Tenant",
+            "slug": "demo",
+            "plan": "professional",
+            "status": "active",
+            "settings": {},
+            "created_at": now,
+            "updated_at": now,
+        }
+        kb = self.create_record(
+            "knowledge_bases",
+            "kb",
+            {
+                "id": DEMO_KB_ID,
+                "name": "Demo FAQ",
+                "description": "Frequently asked questions of the demo tenant",
+                "type": "faq",
+                "embedding_model": "relaywire-hash-256",
+                "chunk_size": 800,
+                "chunk_overlap": 100,
+                "config": {},
+                "metadata": None,
+            },
+        )
+        for number, (question, answer) in enumerate(_DEMO_FAQ, start=1):
+            self.add_kb_entry(
+                kb,
+                {
+                    "id": f"kbi_demo_{number}",
+                    "kind": "item",
+                    "name": question,
+                    "content": answer,
+                    "type": "txt",
+                    "source": "faq",
+                },
+            )
+        self.create_record(
+            "flows",
+            "flow",
+            {
+                "id": "flow_demo",
+                "name": "Welcome",
+                "description": "Greets the contact and asks what they need",
+                "status": "active",
+                "version": 1,
+                "nodes": [
+                    {"id": "start", "type": "start", "position": {"x": 0, "y": 0}, "data": {}},
+                    {
+                        "id": "greet",
+                        "type": "message",
+                        "position": {"x": 0, "y": 100},
+                        "data": {"label": "Greet", "messageContent": "Hi! How can we help?"},
+                    },
+                    {
+                        "id": "ask",
+                        "type": "input",
+                        "position": {"x": 0, "y": 200},
+                        "data": {"label": "Ask", "inputVariable": "need"},
+                    },
+                    {"id": "end", "type": "end", "position": {"x": 0, "y": 300}, "data": {}},
+                ],
+                "edges": [
+                    {"id": "e1", "source": "start", "target": "greet"},
+                    {"id": "e2", "source": "greet", "target": "ask"},
+                    {"id": "e3", "source": "ask", "target": "end"},
+                ],
+                "variables": [{"name": "need", "type": "string"}],
+                "metadata": None,
+                "server_nodes": None,
+                "bot_id": "bot_demo",
+                "trigger": "welcome",
+                "trigger_value": None,
+                "priority": 0,
+            },
+        )
+        bot_defaults: Record = {
+            "description": None,
+            "provider": "openai",
+            "channel_ids": [DEMO_CHANNEL_ID],
+            "agent_id": None,
+            "knowledge_base_ids": [DEMO_KB_ID],
+            "metadata": None,
+        }
+        self.create_record(
+            "bots",
+            "bot",
+            {
+                **bot_defaults,
+                "id": "bot_demo",
+                "name": "Demo assistant",
+                "status": "active",
+                "type": "ai",
+                "model": "gpt-4o-mini",
+                "flow_id": None,
+                "agent_id": "agent_demo",
+                "config": {
+                    "system_prompt": "You answer questions from the demo FAQ.",
+                    "welcome_message": "Hello! Ask me anything about your account.",
+                    "temperature": 0.2,
+                    "max_tokens": 512,
+                },
+            },
+        )
+        self.create_record(
+            "bots",
+            "bot",
+            {
+                **bot_defaults,
+                "id": "bot_demo_flow",
+                "name": "Demo welcome flow",
+                "status": "inactive",
+                "type": "flow",
+                "model": "gpt-4o-mini",
+                "flow_id": "flow_demo",
+                "config": {"welcome_message": "Welcome!"},
+            },
+        )
+        self.create_record(
+            "agents",
+            "agent",
+            {
+                "id": "agent_demo",
+                "name": "FAQ agent",
+                "description": "Answers from the demo knowledge base",
+                "status": "active",
+                "model": "relaywire-echo-1",
+                "system_prompt": "Answer from the knowledge base; say so when it has no answer.",
+                "temperature": 0.0,
+                "max_tokens": 512,
+                "tools": None,
+                "knowledge_base_ids": [DEMO_KB_ID],
+                "metadata": None,
+            },
+        )
+
+
+# The demo knowledge base: a small FAQ, searchable in both dialects.
+_DEMO_FAQ = [
+    (
+        "How do I reset my password?",
+        "Open the login page and choose 'Forgot password'. We email you a reset link that is "
+        "valid for one hour; follow it and pick a new password of at least 8 characters.",
+    ),
+    (
+        "How do I change the email address of my account?",
+        "Go to Settings, then Profile, enter the new address and confirm it from the "
+        "verification message we send to it.",
+    ),
+    (
+        "What are your support hours?",
+        "Our support team answers chats Monday to Friday, 9:00 to 18:00 (UTC-3).",
+    ),
+    (
+        "How do refunds work?",
+        "Refunds are issued to the original payment method within 7 business days after the "
+        "returned order is received.",
+    ),
+    (
+        "Which channels can I connect?",
+        "WhatsApp, Telegram, Facebook Messenger, Instagram, SMS, e-mail, RCS and the web chat "
+        "widget can all be connected from the Channels page.",
+    ),
+    (
+        "How do I talk to a human agent?",
+        "Type 'agent' at any time and the conversation is handed over to the next available "
+        "human agent.",
+    ),
+]

@@ -12,8 +12,10 @@ functions as the REST routes, so a record looks the same wherever a client meets
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+from relaywire.emulator._search import Chunk, count_tokens
 from relaywire.emulator.linktor.store import LinktorStore, Record
 
 __all__ = [
@@ -21,16 +23,35 @@ __all__ = [
     "camelize_keys",
     "drop_none",
     "message_text",
+    "sdk_agent",
+    "sdk_bot",
     "sdk_channel",
+    "sdk_chunk",
     "sdk_contact",
+    "sdk_content_type",
     "sdk_conversation",
+    "sdk_document",
+    "sdk_flow",
+    "sdk_flow_execution",
+    "sdk_knowledge_base",
     "sdk_message",
+    "sdk_safe_channel",
+    "sdk_safe_conversation",
+    "sdk_safe_message",
     "sdk_user",
+    "server_api_key",
+    "server_bot",
     "server_channel",
     "server_contact",
     "server_conversation",
+    "server_flow",
+    "server_kb_item",
+    "server_knowledge_base",
     "server_message",
+    "server_rich_message",
     "server_user",
+    "snake",
+    "snakify_keys",
 ]
 
 
@@ -63,7 +84,7 @@ def message_text(message: Record) -> str:
     return text if isinstance(text, str) else ""
 
 
-# -- SDK dialect ------------------------------------------------------------------------------------
+# -- SDK dialect -----------------------------------------------------------------------------------
 
 _SDK_CONVERSATION_STATUS = {"closed": "resolved"}
 _SDK_SENDER_TYPE = {"user": "agent"}
@@ -160,7 +181,7 @@ def sdk_channel(channel: Record) -> Record:
     }
 
 
-# -- server dialect ---------------------------------------------------------------------------------
+# -- server dialect --------------------------------------------------------------------------------
 
 _SERVER_CONVERSATION_STATUS = {"snoozed": "pending"}
 _SERVER_SENDER_TYPE = {"agent": "user"}
@@ -275,3 +296,357 @@ def server_channel(channel: Record) -> Record:
             "updated_at": channel["updated_at"],
         }
     )
+
+
+# -- resources beyond messaging, and enum-safe SDK views ------------------------------------------
+
+_CAMEL_HUMP = re.compile(r"(?<=[a-z0-9])([A-Z])")
+
+
+def snake(name: str) -> str:
+    """``camelCase`` -> ``snake_case`` (``snake_case`` stays as it is)."""
+    return _CAMEL_HUMP.sub(r"_\1", name).lower()
+
+
+def snakify_keys(value: Any) -> Any:
+    """Rename the keys of nested dicts to snake_case, leaving user-data maps untouched."""
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            name = snake(key)
+            out[name] = item if name in _OPAQUE else snakify_keys(item)
+        return out
+    if isinstance(value, list):
+        return [snakify_keys(item) for item in value]
+    return value
+
+
+# Server-only values mapped to the nearest value the SDK's strict enums accept.
+_SDK_CHANNEL_TYPE = {
+    "whatsapp_official": "whatsapp",
+    "whatsapp_unofficial": "whatsapp",
+    "voice": "sms",  # the SDK has no voice type; SMS keeps the phone-number identity
+}
+_SDK_CONTENT_TYPE = {"template": "text", "interactive": "text", "poll": "text", "reaction": "text"}
+
+
+def sdk_content_type(content_type: str) -> str:
+    """The SDK's word for a server content type (``template`` and other extras are ``text``)."""
+    return _SDK_CONTENT_TYPE.get(content_type, content_type)
+
+
+def sdk_safe_message(message: Record) -> Record:
+    """:func:`sdk_message` with a content type the SDK's enum accepts."""
+    body = sdk_message(message)
+    body["contentType"] = _SDK_CONTENT_TYPE.get(body["contentType"], body["contentType"])
+    return body
+
+
+def sdk_safe_conversation(conversation: Record, store: LinktorStore) -> Record:
+    """:func:`sdk_conversation` with enum-safe channel and content types."""
+    body = sdk_conversation(conversation, store)
+    body["channelType"] = _SDK_CHANNEL_TYPE.get(body["channelType"], body["channelType"])
+    if body["lastMessage"] is not None:
+        last = store.messages[conversation["last_message_id"]]
+        body["lastMessage"] = sdk_safe_message(last)
+    return body
+
+
+def sdk_safe_channel(channel: Record) -> Record:
+    body = sdk_channel(channel)
+    body["type"] = _SDK_CHANNEL_TYPE.get(body["type"], body["type"])
+    return body
+
+
+def server_rich_message(message: Record) -> Record:
+    """:func:`server_message` plus what the server shows of non-text messages: the original
+    content type, a media URL as content, reactions."""
+    body = server_message(message)
+    body["content_type"] = message.get("server_content_type") or message["content_type"]
+    if not body.get("content"):
+        media = message["content"].get("media")
+        if isinstance(media, dict) and isinstance(media.get("url"), str):
+            body["content"] = media["url"]
+    if message.get("reactions"):
+        body["reactions"] = message["reactions"]
+    return body
+
+
+def server_api_key(key: Record) -> Record:
+    return drop_none({k: v for k, v in key.items() if k != "key"})
+
+
+# Bots: the canonical record uses the SDK's type and status words.
+_SERVER_BOT_TYPE = {"flow": "rule_based"}
+_SERVER_BOT_STATUS = {"draft": "training"}
+_SERVER_BOT_CONFIG: dict[str, Any] = {
+    "system_prompt": "",
+    "temperature": 0.7,
+    "max_tokens": 1024,
+    "confidence_threshold": 0.7,
+    "escalation_rules": [],
+    "knowledge_base_id": "",
+    "welcome_message": "",
+    "fallback_message": "",
+    "context_window_size": 10,
+    "enabled_intents": [],
+    "max_response_length": 0,
+    "enable_vre_tools": False,
+}
+_SDK_BOT_CONFIG = ("welcome_message", "fallback_message", "handoff_message", "handoff_triggers")
+_SDK_AI_CONFIG = ("temperature", "max_tokens", "system_prompt", "enable_streaming")
+
+
+def sdk_bot(bot: Record) -> Record:
+    config: Record = bot.get("config") or {}
+    sdk_config = {key: config[key] for key in _SDK_BOT_CONFIG if config.get(key) is not None}
+    if config.get("operating_hours") is not None:
+        sdk_config["operating_hours"] = config["operating_hours"]
+    if bot.get("model"):
+        ai = {key: config[key] for key in _SDK_AI_CONFIG if config.get(key) is not None}
+        ai["model"] = bot["model"]
+        ai["use_knowledge_base"] = bool(
+            config.get("use_knowledge_base", bool(bot.get("knowledge_base_ids")))
+        )
+        sdk_config["ai_config"] = ai
+    return {
+        "id": bot["id"],
+        "tenantId": bot["tenant_id"],
+        "name": bot["name"],
+        "description": bot.get("description"),
+        "status": bot["status"],
+        "type": bot["type"],
+        "config": camelize_keys(sdk_config),
+        "channelIds": list(bot.get("channel_ids") or []),
+        "flowId": bot.get("flow_id"),
+        "agentId": bot.get("agent_id"),
+        "knowledgeBaseIds": bot.get("knowledge_base_ids"),
+        "metadata": bot.get("metadata"),
+        "createdAt": bot["created_at"],
+        "updatedAt": bot["updated_at"],
+    }
+
+
+def server_bot(bot: Record) -> Record:
+    config: Record = bot.get("config") or {}
+    server_config = {key: config.get(key, default) for key, default in _SERVER_BOT_CONFIG.items()}
+    for key in ("working_hours", "tools", "tool_choice"):
+        if config.get(key) is not None:
+            server_config[key] = config[key]
+    return {
+        "id": bot["id"],
+        "tenant_id": bot["tenant_id"],
+        "name": bot["name"],
+        "type": _SERVER_BOT_TYPE.get(bot["type"], bot["type"]),
+        "provider": bot.get("provider") or "openai",
+        "model": bot.get("model") or "gpt-4o-mini",
+        "config": server_config,
+        "status": _SERVER_BOT_STATUS.get(bot["status"], bot["status"]),
+        "channels": list(bot.get("channel_ids") or []),
+        "created_at": bot["created_at"],
+        "updated_at": bot["updated_at"],
+    }
+
+
+def sdk_agent(agent: Record) -> Record:
+    return {
+        "id": agent["id"],
+        "tenantId": agent["tenant_id"],
+        "name": agent["name"],
+        "description": agent.get("description"),
+        "status": agent["status"],
+        "model": agent["model"],
+        "systemPrompt": agent.get("system_prompt"),
+        "temperature": agent["temperature"],
+        "maxTokens": agent["max_tokens"],
+        "tools": agent.get("tools"),
+        "knowledgeBaseIds": agent.get("knowledge_base_ids"),
+        "metadata": agent.get("metadata"),
+        "createdAt": agent["created_at"],
+        "updatedAt": agent["updated_at"],
+    }
+
+
+def sdk_knowledge_base(kb: Record, store: LinktorStore) -> Record:
+    entries = store.kb_entries(kb["id"])
+    chunks = store.kb_chunk_count(kb["id"])
+    return {
+        "id": kb["id"],
+        "tenantId": kb["tenant_id"],
+        "name": kb["name"],
+        "description": kb.get("description"),
+        "status": "active" if chunks else "empty",
+        "embeddingModel": kb["embedding_model"],
+        "chunkSize": kb["chunk_size"],
+        "chunkOverlap": kb["chunk_overlap"],
+        "documentCount": len(entries),
+        "totalChunks": chunks,
+        "metadata": kb.get("metadata"),
+        "createdAt": kb["created_at"],
+        "updatedAt": kb["updated_at"],
+    }
+
+
+def server_knowledge_base(kb: Record, store: LinktorStore) -> Record:
+    config = {
+        **(kb.get("config") or {}),
+        "embedding_model": kb["embedding_model"],
+        "chunk_size": kb["chunk_size"],
+        "chunk_overlap": kb["chunk_overlap"],
+    }
+    entries = store.kb_entries(kb["id"])
+    return drop_none(
+        {
+            "id": kb["id"],
+            "tenant_id": kb["tenant_id"],
+            "name": kb["name"],
+            "description": kb.get("description"),
+            "type": kb.get("type") or "documents",
+            "config": config,
+            "status": "active",
+            "item_count": len(entries),
+            "last_sync_at": max((e["updated_at"] for e in entries), default=None),
+            "created_at": kb["created_at"],
+            "updated_at": kb["updated_at"],
+        }
+    )
+
+
+def sdk_document(entry: Record) -> Record:
+    """A knowledge-base entry as the SDK's ``Document`` (FAQ items are one-chunk text files)."""
+    return {
+        "id": entry["id"],
+        "knowledgeBaseId": entry["knowledge_base_id"],
+        "name": entry["name"],
+        "type": entry["type"],
+        "sourceUrl": entry.get("source_url"),
+        "status": entry["status"],
+        "size": entry["size"],
+        "chunkCount": entry["chunk_count"],
+        "metadata": entry.get("metadata"),
+        "error": entry.get("error"),
+        "createdAt": entry["created_at"],
+        "updatedAt": entry["updated_at"],
+    }
+
+
+def server_kb_item(entry: Record) -> Record:
+    """A knowledge-base entry as the server's FAQ item (a document's name is its question)."""
+    return drop_none(
+        {
+            "id": entry["id"],
+            "knowledge_base_id": entry["knowledge_base_id"],
+            "question": entry["name"],
+            "answer": entry["content"] or "",
+            "keywords": entry.get("keywords"),
+            "source": entry.get("source"),
+            "metadata": entry.get("metadata"),
+            "created_at": entry["created_at"],
+            "updated_at": entry["updated_at"],
+        }
+    )
+
+
+def sdk_chunk(chunk: Chunk, score: float) -> Record:
+    """A search hit as the SDK's ``ScoredChunk``."""
+    return {
+        "id": chunk.id,
+        "documentId": chunk.document_id,
+        "content": chunk.content,
+        "chunkIndex": chunk.index,
+        "tokenCount": count_tokens(chunk.content),
+        "metadata": chunk.metadata or None,
+        "score": score,
+    }
+
+
+# Flows: the canonical record holds the SDK's graph (nodes + edges); the server's node list is
+# derived from it unless the flow was written by the server dialect (kept as sent).
+_SERVER_NODE_TYPE = {"start": "message", "input": "question", "ai": "action", "api": "action"}
+_SERVER_NODE_TYPE.update({"delay": "action", "assign": "action"})
+_SERVER_CONDITIONS = frozenset({"default", "reply_equals", "contains", "regex", "entity"})
+
+
+def server_flow_nodes(flow: Record) -> list[Record]:
+    if flow.get("server_nodes") is not None:
+        return list(flow["server_nodes"])
+    edges = flow.get("edges") or []
+    nodes = []
+    for node in flow.get("nodes") or []:
+        data = node.get("data") or {}
+        transitions = [
+            {
+                "id": edge["id"],
+                "to_node_id": edge["target"],
+                "condition": edge.get("condition")
+                if edge.get("condition") in _SERVER_CONDITIONS
+                else "default",
+                "value": edge.get("label"),
+                "priority": order,
+            }
+            for order, edge in enumerate(e for e in edges if e.get("source") == node["id"])
+        ]
+        nodes.append(
+            drop_none(
+                {
+                    "id": node["id"],
+                    "type": _SERVER_NODE_TYPE.get(node["type"], node["type"]),
+                    "content": data.get("messageContent") or data.get("prompt"),
+                    "transitions": [drop_none(t) for t in transitions],
+                }
+            )
+        )
+    return nodes
+
+
+def sdk_flow(flow: Record) -> Record:
+    return {
+        "id": flow["id"],
+        "tenantId": flow["tenant_id"],
+        "name": flow["name"],
+        "description": flow.get("description"),
+        "status": flow["status"],
+        "version": flow["version"],
+        "nodes": flow.get("nodes") or [],
+        "edges": flow.get("edges") or [],
+        "variables": flow.get("variables"),
+        "metadata": flow.get("metadata"),
+        "createdAt": flow["created_at"],
+        "updatedAt": flow["updated_at"],
+    }
+
+
+def server_flow(flow: Record) -> Record:
+    nodes = server_flow_nodes(flow)
+    return drop_none(
+        {
+            "id": flow["id"],
+            "tenant_id": flow["tenant_id"],
+            "bot_id": flow.get("bot_id"),
+            "name": flow["name"],
+            "description": flow.get("description"),
+            "trigger": flow.get("trigger") or "manual",
+            "trigger_value": flow.get("trigger_value"),
+            "start_node_id": flow.get("start_node_id") or (nodes[0]["id"] if nodes else ""),
+            "nodes": nodes,
+            "is_active": flow["status"] == "active",
+            "priority": flow.get("priority") or 0,
+            "created_at": flow["created_at"],
+            "updated_at": flow["updated_at"],
+        }
+    )
+
+
+def sdk_flow_execution(execution: Record) -> Record:
+    return {
+        "id": execution["id"],
+        "flowId": execution["flow_id"],
+        "conversationId": execution["conversation_id"],
+        "status": execution["status"],
+        "currentNodeId": execution.get("current_node_id"),
+        "variables": execution.get("variables") or {},
+        "history": [camelize_keys(step) for step in execution["history"]],
+        "startedAt": execution["started_at"],
+        "completedAt": execution.get("completed_at"),
+        "error": execution.get("error"),
+    }

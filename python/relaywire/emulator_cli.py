@@ -1,0 +1,57 @@
+"""``relaywire emulator``: serve the emulator in the foreground and print how to reach it."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from types import FrameType
+
+
+def run_emulator(*, host: str, port: int, seed: bool, log_level: str) -> int:
+    try:
+        from relaywire.emulator import Emulator
+    except ImportError as exc:
+        print(f"relaywire emulator: {exc}", file=sys.stderr)
+        return 1
+    from relaywire.emulator.daguito import state as dg
+    from relaywire.emulator.linktor import store as lk
+
+    emulator = Emulator(host=host, port=port, seed=seed, log_level=log_level)
+    try:
+        emulator.start()
+    except OSError as exc:
+        print(f"relaywire emulator: cannot listen on {host}:{port}: {exc}", file=sys.stderr)
+        return 1
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    lines = [
+        f"relaywire emulator listening on {emulator.url}",
+        f"  health            GET {emulator.url}/health",
+        f"  Daguito           {emulator.url}  (stream: {emulator.ws_url}/v1/webhooks/<id>/stream)",
+        f"  Linktor (SDK)     {emulator.linktor_url}  (realtime: {emulator.ws_url}/linktor/ws)",
+        f"  Linktor (server)  {emulator.linktor_server_url}",
+    ]
+    if seed:
+        lines += [
+            "demo credentials:",
+            f"  Daguito  webhook {dg.DEMO_WEBHOOK_ID} token {dg.DEMO_WEBHOOK_TOKEN}; "
+            f"org key {dg.DEMO_ORG_KEY}; account key {dg.DEMO_ACCOUNT_KEY}; "
+            f"KB source {dg.DEMO_SOURCE_ID}; flow slug {dg.DEMO_FLOW_SLUG}",
+            f"  Linktor  API key {lk.DEMO_API_KEY}; login {lk.DEMO_EMAIL} / {lk.DEMO_PASSWORD}; "
+            f"conversation {lk.DEMO_CONVERSATION_ID}",
+        ]
+    lines.append("press Ctrl+C to stop")
+    print("\n".join(lines), flush=True)
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        emulator.stop()
+    print("relaywire emulator stopped", flush=True)
+    return 0

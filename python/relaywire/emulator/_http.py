@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, NoReturn
 
 import orjson
 from starlette.requests import Request
@@ -261,6 +261,7 @@ class EdgeMiddleware:
         if fault is not None:
             if fault.status is None:
                 await self._drop(send, request_id)
+                return
             headers = {}
             if fault.retry_after is not None:
                 headers["Retry-After"] = _format_seconds(fault.retry_after)
@@ -300,7 +301,7 @@ class EdgeMiddleware:
         response.headers["X-Request-ID"] = request_id
         await response(scope, receive, send)
 
-    async def _drop(self, send: Send, request_id: str) -> None:
+    async def _drop(self, send: Send, request_id: str) -> NoReturn:
         await send(
             {
                 "type": "http.response.start",

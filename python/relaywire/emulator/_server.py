@@ -205,7 +205,7 @@ class Emulator:
         future: concurrent.futures.Future[Any] = asyncio.run_coroutine_threadsafe(run(), loop)
         return future.result(timeout=30)
 
-    # -- lifecycle ----------------------------------------------------------------------------------
+    # -- lifecycle --------------------------------------------------------------------------------
 
     def start(self, timeout: float = 15.0) -> Emulator:
         """Bind, serve in a background thread, and return when the server accepts connections."""

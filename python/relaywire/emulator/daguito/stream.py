@@ -35,7 +35,6 @@ import asyncio
 import contextlib
 import logging
 import secrets
-import socket
 from collections import deque
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any

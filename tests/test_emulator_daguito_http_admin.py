@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from _emulator_support import bearer, error_of
 
 from relaywire.emulator import Emulator
 from relaywire.emulator.daguito.http import parse_template
@@ -42,17 +43,6 @@ ADMIN_ROUTES = [
 def client(emu: Emulator) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=emu.url, timeout=10, headers=bearer(ACCOUNT_KEY)) as http:
         yield http
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-def error_of(response: httpx.Response) -> str:
-    body = response.json()
-    assert set(body) == {"error"}, body
-    assert isinstance(body["error"], str) and body["error"]
-    return body["error"]
 
 
 # -- credentials ----------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from urllib.parse import quote
 
 import httpx
 import pytest
+from _emulator_support import bearer, error_of
 
 from relaywire.emulator import Emulator
 
@@ -25,17 +26,6 @@ ORG_KEY = "sk_dgt_demo"
 def client(emu: Emulator) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=emu.url, timeout=10) as http:
         yield http
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-def error_of(response: httpx.Response) -> str:
-    body = response.json()
-    assert set(body) == {"error"}, body
-    assert isinstance(body["error"], str) and body["error"]
-    return body["error"]
 
 
 # -- POST /h/{token} -------------------------------------------------------------------------------

@@ -526,10 +526,10 @@ class _DaguitoHttp:
         return key
 
     def _org_key(self, request: Request, scope: str) -> OrgKey:
-        found = self.state.org_key(_bearer(request), scope)
+        found = self.state.org_keys.get(_bearer(request))
         if found is None:
             raise _unauthorized("invalid API key")
-        if not isinstance(found, OrgKey):
+        if scope not in found.scopes:
             raise _forbidden(f"API key lacks the {scope} scope")
         return found
 

@@ -281,12 +281,6 @@ class DaguitoState:
                 return webhook
         return None
 
-    def org_key(self, key: str, scope: str) -> OrgKey | bool | None:
-        """The org key, ``None`` if unknown, ``False`` if it lacks ``scope``."""
-        found = self.org_keys.get(key)
-        if found is None:
-            return None
-        return found if scope in found.scopes else False
 
     # -- uploads and knowledge ------------------------------------------------------------------
 

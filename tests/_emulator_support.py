@@ -1,0 +1,17 @@
+"""Helpers shared by the Daguito emulator HTTP tests."""
+
+from __future__ import annotations
+
+import httpx
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def error_of(response: httpx.Response) -> str:
+    """The text of a Daguito error body, checking it is exactly ``{"error": <non-empty str>}``."""
+    body = response.json()
+    assert set(body) == {"error"}, body
+    assert isinstance(body["error"], str) and body["error"]
+    return body["error"]

@@ -281,7 +281,6 @@ class DaguitoState:
                 return webhook
         return None
 
-
     # -- uploads and knowledge ------------------------------------------------------------------
 
     def upload_by_token(self, key: str, upload_token: str) -> Upload | None:

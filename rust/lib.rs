@@ -5,12 +5,15 @@
 //! with the `python` feature, which maturin enables when it builds `relaywire._native`.
 
 pub mod batch;
+pub mod daguito;
 pub mod encoding;
 pub mod generic;
+pub mod json;
 pub mod linktor;
 pub mod mac;
 pub mod standard;
 pub mod timestamp;
+pub mod wsframe;
 
 #[cfg(feature = "python")]
 mod python;

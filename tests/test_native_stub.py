@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import relaywire._native as native
+import relaywire.streams as streams
 import relaywire.webhooks as webhooks
 
 
@@ -32,9 +33,10 @@ def test_all_names_exist() -> None:
 def test_every_public_native_name_is_re_exported() -> None:
     public = {name for name in dir(native) if not name.startswith("_")}
     assert public, "the extension module exports nothing"
-    assert public <= set(webhooks.__all__), public - set(webhooks.__all__)
+    facades = {name: module for module in (webhooks, streams) for name in module.__all__}
+    assert public <= set(facades), public - set(facades)
     for name in public:
-        assert getattr(webhooks, name) is getattr(native, name), name
+        assert getattr(facades[name], name) is getattr(native, name), name
 
 
 def test_constants_match_the_native_behaviour() -> None:

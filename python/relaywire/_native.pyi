@@ -6,6 +6,9 @@ from typing import Any, Final, Literal, TypeAlias, final
 
 __all__ = [
     "DEFAULT_TOLERANCE",
+    "FLAG_CONTROL",
+    "FLAG_TOOL_CALL",
+    "FLAG_TURN_END",
     "LINKTOR_SIGNATURE_HEADER",
     "LINKTOR_TIMESTAMP_HEADER",
     "MAX_HEADER_BYTES",
@@ -20,6 +23,7 @@ __all__ = [
     "LinktorVerifier",
     "MissingHeaderError",
     "StandardWebhook",
+    "StreamDecoder",
     "TimestampOutOfToleranceError",
     "WebhookVerificationError",
     "linktor_signature",
@@ -119,3 +123,67 @@ class HmacVerifier:
     def verify_many(
         self, payloads: Iterable[_Body], signatures: Iterable[_Signature]
     ) -> list[bool]: ...
+
+# ----------------------------------------------------------------------- Daguito stream decoding
+
+#: A batch holds a control entry: ``ready``, ``session.started``, ``session.ended`` or
+#: ``malformed``.
+FLAG_CONTROL: Final = 1
+#: A batch holds a ``node.emit`` whose ``data.kind`` is ``"agent.tool_call_started"``.
+FLAG_TOOL_CALL: Final = 2
+#: A batch holds a ``flow.completed`` or ``flow.failed``.
+FLAG_TURN_END: Final = 4
+
+_Entry: TypeAlias = tuple[str, Any]
+_CloseError: TypeAlias = tuple[int, str]
+
+@final
+class StreamDecoder:
+    """Daguito server frames to ``(event_type, payload)`` entries.
+
+    ``event_classes`` maps ``"ready"``, ``"error"``, ``"node.started"``, ``"node.token"``,
+    ``"node.completed"``, ``"node.failed"``, ``"node.emit"``, ``"flow.completed"``,
+    ``"flow.failed"`` and ``"unknown"`` to the payload dataclasses (without a ``__new__`` of
+    their own). Payloads are built without running ``__init__``. Other entry types:
+    ``("session.started", session_key | None)``, ``("session.ended", None)`` and
+    ``("malformed", reason)``.
+    """
+
+    def __new__(
+        cls,
+        event_classes: Mapping[str, type],
+        *,
+        default_webhook_id: str = "",
+        max_message_size: int = 67108864,
+    ) -> StreamDecoder: ...
+    def feed(
+        self, data: bytes | bytearray | memoryview
+    ) -> tuple[list[_Entry], int, list[bytes] | None, _CloseError | None]:
+        """Raw bytes read from the socket (server to client, after the HTTP handshake).
+
+        Returns ``(events, flags, controls, error)``: ``controls`` are whole raw control frames
+        in order (or None), ``error`` is ``(close_code, reason)`` once the stream broke the
+        protocol (1002), held invalid UTF-8 text (1007) or a message over
+        ``max_message_size`` (1009); from then on ``feed`` returns no events until
+        :meth:`reset`. If Python itself fails while building events (``MemoryError``), the
+        exception propagates and the decoder stops with ``(1011, "internal error")``.
+        """
+    def decode(self, message: str | bytes | bytearray | memoryview) -> tuple[list[_Entry], int]:
+        """One complete message: ``str`` for a text message, bytes for a binary one (which
+        must be UTF-8). ``max_message_size`` is not applied: the caller assembled it."""
+    def reset(self) -> None:
+        """A new connection: forget partial frames, fragments and the error; keep the text."""
+    collect_text: bool
+    emit_tokens: bool
+    def take_text(self) -> str:
+        """Return the collected token text and clear it."""
+    @property
+    def text_length(self) -> int:
+        """Characters collected so far (``len()`` of what :meth:`take_text` would return)."""
+    @property
+    def execution_id(self) -> str | None:
+        """The last non-empty ``data.execution_id`` a frame carried; set None to forget it."""
+    @execution_id.setter
+    def execution_id(self, value: str | None) -> None: ...
+    @property
+    def max_message_size(self) -> int: ...

@@ -1,8 +1,9 @@
 """``relaywire demo``: what relaywire does, offline, in a few seconds.
 
-For now it covers webhook verification: a sample delivery is signed and verified with each
-scheme, a tampered copy is rejected, and a short speed table compares relaywire with the
-standard-library path side by side in this process.
+Webhook verification: a sample delivery is signed and verified with each scheme, a tampered
+copy is rejected, and a short speed table compares relaywire with the standard-library path
+side by side in this process. Then the Daguito client against the embedded emulator
+(:mod:`relaywire.demo_daguito`).
 """
 
 from __future__ import annotations
@@ -172,9 +173,16 @@ def _speed_table() -> None:
 
 
 def run_demo(*, speed: bool = True) -> int:
-    print(f"relaywire {__version__} demo: webhook verification on the Rust core\n")
+    print(f"relaywire {__version__} demo\n")
+    print("Webhook verification on the Rust core\n")
     body = json.dumps(SAMPLE_EVENT, ensure_ascii=False).encode("utf-8")
     _show_schemes(body)
     if speed:
         _speed_table()
-    return 0
+    print()
+    from relaywire.demo_daguito import run_daguito_demo
+    from relaywire.emulator import Emulator
+
+    with Emulator() as emulator:
+        print(f"Emulator serving on {emulator.url}\n")
+        return run_daguito_demo(emulator.url)

@@ -1,6 +1,7 @@
 //! The pyo3 layer: converts Python arguments at the edge and calls the plain-Rust schemes.
 
 mod args;
+mod stream;
 mod webhooks;
 
 use pyo3::prelude::*;
@@ -13,10 +14,14 @@ mod _native {
         StandardWebhook,
     };
 
+    #[pymodule_export]
+    use super::stream::StreamDecoder;
+
     use pyo3::prelude::*;
 
     #[pymodule_init]
     fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
-        super::webhooks::add_constants_and_exceptions(m)
+        super::webhooks::add_constants_and_exceptions(m)?;
+        super::stream::add_constants(m)
     }
 }

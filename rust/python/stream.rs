@@ -1,0 +1,906 @@
+//! `relaywire._native.StreamDecoder`: Daguito WebSocket bytes to `(event_type, payload)`
+//! tuples in one call.
+//!
+//! Frame parsing ([`crate::wsframe`]), JSON ([`crate::json`]) and classification
+//! ([`crate::daguito`]) are plain Rust; this layer only turns the nodes an event needs into
+//! Python objects. Payload dataclasses are allocated with `object.__new__` and their fields
+//! set directly, skipping `__init__`, with field names, event names and small strings (keys,
+//! node ids, kinds) cached.
+
+use std::ptr;
+
+use pyo3::buffer::PyBuffer;
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::ffi;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyList, PyString, PyTuple, PyType};
+
+use super::args::type_name;
+use crate::daguito::{self, classify, parse_message, Duration, Event, Malformed, Text};
+use crate::json::{Doc, Node, NodeId, Str, Tape};
+use crate::wsframe::{FeedError, Frame, FrameParser};
+
+/// After a message larger than this, the tape gives its memory back.
+const KEEP_TAPE_BYTES: usize = 1024 * 1024;
+/// Python refuses to convert integers longer than `sys.get_int_max_str_digits()`, which can
+/// be 0 (no limit) or at least this; below it there is nothing to ask.
+const MIN_INT_DIGITS_LIMIT: usize = 640;
+
+/// Defines a struct of interned Python strings and its constructor.
+macro_rules! interned {
+    ($name:ident { $($field:ident = $text:literal,)* }) => {
+        struct $name {
+            $($field: Py<PyString>,)*
+        }
+
+        impl $name {
+            fn new(py: Python<'_>) -> Self {
+                Self { $($field: PyString::intern(py, $text).unbind(),)* }
+            }
+        }
+    };
+}
+
+interned!(Names {
+    // Entry types.
+    ready = "ready",
+    session_started = "session.started",
+    session_ended = "session.ended",
+    error = "error",
+    node_started = "node.started",
+    node_token = "node.token",
+    node_completed = "node.completed",
+    node_failed = "node.failed",
+    node_emit = "node.emit",
+    flow_completed = "flow.completed",
+    flow_failed = "flow.failed",
+    unknown = "unknown",
+    malformed = "malformed",
+    // Payload fields (`error` above doubles as one).
+    webhook_id = "webhook_id",
+    message = "message",
+    node_id = "node_id",
+    text = "text",
+    duration_ms = "duration_ms",
+    output = "output",
+    kind = "kind",
+    data = "data",
+    elapsed_ms = "elapsed_ms",
+    type_ = "type",
+    frame = "frame",
+    // Defaults.
+    empty = "",
+    unknown_error = "unknown error",
+    flow_failed_default = "flow failed",
+});
+
+/// The payload classes, checked to be plain dataclasses with the expected fields.
+struct Classes {
+    ready: Py<PyType>,
+    error: Py<PyType>,
+    node_started: Py<PyType>,
+    node_token: Py<PyType>,
+    node_completed: Py<PyType>,
+    node_failed: Py<PyType>,
+    node_emit: Py<PyType>,
+    flow_completed: Py<PyType>,
+    flow_failed: Py<PyType>,
+    unknown: Py<PyType>,
+}
+
+/// Each `event_classes` key with the fields its dataclass must have.
+const EVENT_CLASSES: [(&str, &[&str]); 10] = [
+    ("ready", &["webhook_id"]),
+    ("error", &["message"]),
+    ("node.started", &["node_id"]),
+    ("node.token", &["node_id", "text"]),
+    ("node.completed", &["node_id", "duration_ms", "output"]),
+    ("node.failed", &["node_id", "error"]),
+    ("node.emit", &["node_id", "kind", "data"]),
+    ("flow.completed", &["elapsed_ms", "output"]),
+    ("flow.failed", &["error"]),
+    ("unknown", &["type", "frame"]),
+];
+
+fn event_class(
+    event_classes: &Bound<'_, PyAny>,
+    key: &str,
+    fields: &[&str],
+) -> PyResult<Py<PyType>> {
+    let py = event_classes.py();
+    let value = match event_classes.get_item(key) {
+        Ok(value) => value,
+        Err(error) if error.is_instance_of::<pyo3::exceptions::PyKeyError>(py) => {
+            return Err(PyValueError::new_err(format!("event_classes has no '{key}' class")));
+        }
+        Err(error) => return Err(error),
+    };
+    let cls = value.cast_into::<PyType>().map_err(|error| {
+        let value = error.into_inner();
+        PyTypeError::new_err(format!(
+            "event_classes['{key}'] must be a class, not {}",
+            type_name(&value)
+        ))
+    })?;
+    // Instances are allocated with object's tp_new, which is only right for a class that
+    // inherits it (no `__new__`, no built-in base with its own layout). Both slots are read
+    // from CPython's type objects, so comparing their addresses is meaningful.
+    // SAFETY: `cls` and `object` are live type objects.
+    let plain = unsafe {
+        let slot = |tp: *mut ffi::PyTypeObject| (*tp).tp_new.map(|f| f as usize);
+        slot(cls.as_type_ptr()) == slot(ptr::addr_of_mut!(ffi::PyBaseObject_Type))
+    };
+    let found: Option<Vec<String>> = py
+        .import("dataclasses")?
+        .call_method1("fields", (&cls,))
+        .ok()
+        .map(|f| f.try_iter()?.map(|f| f?.getattr("name")?.extract()).collect())
+        .transpose()?;
+    let mut wanted: Vec<&str> = fields.to_vec();
+    wanted.sort_unstable();
+    let matches = found.as_ref().is_some_and(|found| {
+        let mut found: Vec<&str> = found.iter().map(String::as_str).collect();
+        found.sort_unstable();
+        found == wanted
+    });
+    if !plain || !matches {
+        return Err(PyTypeError::new_err(format!(
+            "event_classes['{key}'] must be a dataclass with the fields ({}) and no __new__; \
+             {} has {}",
+            fields.join(", "),
+            cls.name()?,
+            match (&found, plain) {
+                (_, false) => "its own __new__".to_owned(),
+                (None, _) => "no dataclass fields".to_owned(),
+                (Some(found), _) => format!("the fields ({})", found.join(", ")),
+            }
+        )));
+    }
+    Ok(cls.unbind())
+}
+
+impl Classes {
+    fn new(event_classes: &Bound<'_, PyAny>) -> PyResult<Self> {
+        if event_classes.is_instance_of::<PyString>() || !event_classes.hasattr("__getitem__")? {
+            return Err(PyTypeError::new_err(format!(
+                "event_classes must be a mapping of event type to dataclass, not {}",
+                type_name(event_classes)
+            )));
+        }
+        let [ready, error, node_started, node_token, node_completed, node_failed, node_emit, flow_completed, flow_failed, unknown] =
+            EVENT_CLASSES.map(|(key, fields)| event_class(event_classes, key, fields));
+        Ok(Self {
+            ready: ready?,
+            error: error?,
+            node_started: node_started?,
+            node_token: node_token?,
+            node_completed: node_completed?,
+            node_failed: node_failed?,
+            node_emit: node_emit?,
+            flow_completed: flow_completed?,
+            flow_failed: flow_failed?,
+            unknown: unknown?,
+        })
+    }
+}
+
+// ------------------------------------------------------------------ object building
+
+/// Takes ownership of a new reference, or the pending Python error for NULL.
+///
+/// # Safety
+/// `ptr` must be a new (owned) reference or NULL with an exception set.
+unsafe fn owned<'py>(py: Python<'py>, ptr: *mut ffi::PyObject) -> PyResult<Bound<'py, PyAny>> {
+    Bound::from_owned_ptr_or_err(py, ptr)
+}
+
+/// A `str` from WTF-8 bytes: ASCII is copied straight into a 1-byte string; lone surrogates
+/// go through `surrogatepass`.
+fn new_str<'py>(
+    py: Python<'py>,
+    bytes: &[u8],
+    ascii: bool,
+    surrogates: bool,
+) -> PyResult<Bound<'py, PyAny>> {
+    debug_assert!(!ascii || bytes.is_ascii());
+    let len = isize::try_from(bytes.len()).expect("a slice is shorter than isize::MAX");
+    // SAFETY: PyUnicode_New(len, 127) allocates a compact ASCII string with room for `len`
+    // bytes, which we fill with ASCII bytes; the decoders read `len` bytes from the slice.
+    unsafe {
+        if ascii {
+            let obj = ffi::PyUnicode_New(len, 127);
+            if !obj.is_null() {
+                ptr::copy_nonoverlapping(
+                    bytes.as_ptr(),
+                    ffi::PyUnicode_DATA(obj).cast::<u8>(),
+                    bytes.len(),
+                );
+            }
+            owned(py, obj)
+        } else {
+            let errors = if surrogates { c"surrogatepass".as_ptr() } else { ptr::null() };
+            owned(py, ffi::PyUnicode_DecodeUTF8(bytes.as_ptr().cast(), len, errors))
+        }
+    }
+}
+
+const CACHE_SLOTS: usize = 256;
+const CACHE_MAX_BYTES: usize = 64;
+
+/// Interned strings for the short texts that repeat (keys, node ids, kinds), in a
+/// direct-mapped table: a hit costs a few word comparisons instead of an allocation.
+struct StringCache {
+    slots: Vec<Option<CachedString>>,
+}
+
+struct CachedString {
+    len: usize,
+    words: (u64, u64),
+    /// The bytes of a key longer than the words cover.
+    long: Option<Box<[u8]>>,
+    value: Py<PyAny>,
+}
+
+/// Two words that, with the length, identify up to 16 bytes exactly: the first and last 8
+/// (or 4, or single) bytes overlap to cover them all.
+#[inline]
+fn fingerprint(bytes: &[u8]) -> (u64, u64) {
+    let n = bytes.len();
+    let word = |at: usize| {
+        let mut w = [0; 8];
+        w.copy_from_slice(&bytes[at..at + 8]);
+        u64::from_le_bytes(w)
+    };
+    let half = |at: usize| {
+        let mut w = [0; 4];
+        w.copy_from_slice(&bytes[at..at + 4]);
+        u64::from(u32::from_le_bytes(w))
+    };
+    match n {
+        8.. => (word(0), word(n - 8)),
+        4..=7 => (half(0), half(n - 4)),
+        1..=3 => {
+            let [first, middle, last] = [bytes[0], bytes[n / 2], bytes[n - 1]].map(u64::from);
+            (first | middle << 8 | last << 16, 0)
+        }
+        0 => (0, 0),
+    }
+}
+
+impl StringCache {
+    fn new() -> Self {
+        Self { slots: (0..CACHE_SLOTS).map(|_| None).collect() }
+    }
+
+    fn get<'py>(&mut self, py: Python<'py>, bytes: &[u8], s: Str) -> PyResult<Bound<'py, PyAny>> {
+        let len = bytes.len();
+        if len > CACHE_MAX_BYTES {
+            return new_str(py, bytes, s.is_ascii(), s.has_surrogates());
+        }
+        let words = fingerprint(bytes);
+        let hash = (words.0.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ words.1 ^ len as u64)
+            .wrapping_mul(0x517c_c1b7_2722_0a95);
+        let slot = &mut self.slots[(hash >> 56) as usize % CACHE_SLOTS];
+        if let Some(cached) = slot {
+            if cached.len == len
+                && cached.words == words
+                && cached.long.as_deref().map_or(true, |long| long == bytes)
+            {
+                return Ok(cached.value.bind(py).clone());
+            }
+        }
+        let mut obj = new_str(py, bytes, s.is_ascii(), s.has_surrogates())?.into_ptr();
+        // SAFETY: `obj` is an owned, exact str; interning may swap it for an equal one and
+        // keeps the reference count right.
+        let obj = unsafe {
+            ffi::PyUnicode_InternInPlace(&mut obj);
+            owned(py, obj)?
+        };
+        let long = (len > 16).then(|| bytes.into());
+        *slot = Some(CachedString { len, words, long, value: obj.clone().unbind() });
+        Ok(obj)
+    }
+}
+
+/// Builds Python objects from the nodes of one document.
+struct Builder<'d, 'a, 'py> {
+    py: Python<'py>,
+    doc: &'d Doc<'a>,
+    cache: &'d mut StringCache,
+}
+
+impl<'py> Builder<'_, '_, 'py> {
+    fn str_node(&mut self, id: NodeId) -> Str {
+        self.doc.as_str(id).expect("classify names string nodes")
+    }
+
+    fn string(&mut self, id: NodeId) -> PyResult<Bound<'py, PyAny>> {
+        let s = self.str_node(id);
+        new_str(self.py, self.doc.str_bytes(s), s.is_ascii(), s.has_surrogates())
+    }
+
+    fn cached_string(&mut self, id: NodeId) -> PyResult<Bound<'py, PyAny>> {
+        let s = self.str_node(id);
+        self.cache.get(self.py, self.doc.str_bytes(s), s)
+    }
+
+    /// The compact JSON text of a value, as `json.dumps(separators=(",", ":"),
+    /// ensure_ascii=False)` writes it.
+    fn json_text(&mut self, id: NodeId) -> PyResult<Bound<'py, PyAny>> {
+        let mut out = Vec::new();
+        self.doc.write_compact(id, &mut out);
+        new_str(self.py, &out, false, true)
+    }
+
+    /// The value at `id` as `json.loads` would return it.
+    fn value(&mut self, id: NodeId) -> PyResult<Bound<'py, PyAny>> {
+        let py = self.py;
+        // SAFETY: every ffi call below returns a new reference or NULL with an exception set;
+        // list slots are filled exactly once with owned references.
+        unsafe {
+            match self.doc.node(id) {
+                Node::Null => Ok(py.None().into_bound(py)),
+                Node::Bool(b) => Ok(pyo3::types::PyBool::new(py, b).to_owned().into_any()),
+                Node::Int(i) => owned(py, ffi::PyLong_FromLongLong(i)),
+                Node::BigInt { start, len } => {
+                    let mut literal = self.doc.big_int_literal(start, len).to_vec();
+                    literal.push(0);
+                    owned(py, ffi::PyLong_FromString(literal.as_ptr().cast(), ptr::null_mut(), 10))
+                }
+                Node::Float(f) => owned(py, ffi::PyFloat_FromDouble(f)),
+                Node::Str(s) => {
+                    new_str(py, self.doc.str_bytes(s), s.is_ascii(), s.has_surrogates())
+                }
+                Node::Array(container) => {
+                    let list = owned(py, ffi::PyList_New(container.len as ffi::Py_ssize_t))?;
+                    for (i, element) in self.doc.elements(id).enumerate() {
+                        let item = self.value(element)?;
+                        ffi::PyList_SET_ITEM(list.as_ptr(), i as ffi::Py_ssize_t, item.into_ptr());
+                    }
+                    Ok(list)
+                }
+                Node::Object(_) => {
+                    let dict = owned(py, ffi::PyDict_New())?;
+                    for (key, value) in self.doc.entries(id) {
+                        let key = self.cache.get(py, self.doc.str_bytes(key), key)?;
+                        let value = self.value(value)?;
+                        if ffi::PyDict_SetItem(dict.as_ptr(), key.as_ptr(), value.as_ptr()) < 0 {
+                            return Err(PyErr::fetch(py));
+                        }
+                    }
+                    Ok(dict)
+                }
+            }
+        }
+    }
+
+    fn optional_value(&mut self, id: Option<NodeId>) -> PyResult<Bound<'py, PyAny>> {
+        match id {
+            Some(id) => self.value(id),
+            None => Ok(self.py.None().into_bound(self.py)),
+        }
+    }
+
+    fn node_id(&mut self, id: Option<NodeId>, names: &Names) -> PyResult<Bound<'py, PyAny>> {
+        match id {
+            Some(id) => self.cached_string(id),
+            None => Ok(names.empty.bind(self.py).clone().into_any()),
+        }
+    }
+}
+
+/// A payload instance built without `__init__`: `object.__new__(cls)`, then every field set
+/// with `object.__setattr__`, as a frozen dataclass's own `__init__` does.
+fn instance<'py>(
+    py: Python<'py>,
+    cls: &Py<PyType>,
+    fields: &[(&Py<PyString>, &Bound<'py, PyAny>)],
+) -> PyResult<Bound<'py, PyAny>> {
+    // SAFETY: `cls` was checked to use object's tp_new; the empty tuple is a valid args
+    // tuple; setattr borrows its arguments.
+    unsafe {
+        let new = (*ptr::addr_of_mut!(ffi::PyBaseObject_Type)).tp_new.expect("object has tp_new");
+        let args = ffi::PyTuple_New(0);
+        if args.is_null() {
+            return Err(PyErr::fetch(py));
+        }
+        let obj = new(cls.as_ptr().cast(), args, ptr::null_mut());
+        ffi::Py_DECREF(args);
+        let obj = owned(py, obj)?;
+        for (name, value) in fields {
+            if ffi::PyObject_GenericSetAttr(obj.as_ptr(), name.as_ptr(), value.as_ptr()) < 0 {
+                return Err(PyErr::fetch(py));
+            }
+        }
+        Ok(obj)
+    }
+}
+
+/// A 2-tuple, built directly.
+fn pair<'py>(
+    py: Python<'py>,
+    first: &Bound<'py, PyAny>,
+    second: Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyAny>> {
+    // SAFETY: a new 2-tuple gets both slots filled with owned references.
+    unsafe {
+        let tuple = owned(py, ffi::PyTuple_New(2))?;
+        ffi::PyTuple_SET_ITEM(tuple.as_ptr(), 0, first.clone().into_ptr());
+        ffi::PyTuple_SET_ITEM(tuple.as_ptr(), 1, second.into_ptr());
+        Ok(tuple)
+    }
+}
+
+fn append(list: &Bound<'_, PyList>, item: &Bound<'_, PyAny>) -> PyResult<()> {
+    // SAFETY: both are live objects; PyList_Append takes its own reference.
+    if unsafe { ffi::PyList_Append(list.as_ptr(), item.as_ptr()) } < 0 {
+        return Err(PyErr::fetch(list.py()));
+    }
+    Ok(())
+}
+
+/// `sys.get_int_max_str_digits()`, 0 meaning no limit (and on Pythons without the limit).
+fn int_digits_limit(py: Python<'_>) -> PyResult<usize> {
+    match py.import("sys")?.getattr("get_int_max_str_digits") {
+        Ok(get) => get.call0()?.extract(),
+        Err(_) => Ok(0),
+    }
+}
+
+// ------------------------------------------------------------------ decoding
+
+/// Everything but the frame parser: the state that turns one message into entries.
+struct MessageDecoder {
+    tape: Tape,
+    names: Names,
+    classes: Classes,
+    cache: StringCache,
+    default_webhook_id: Py<PyString>,
+    collect_text: bool,
+    emit_tokens: bool,
+    /// Collected token text, WTF-8.
+    text: Vec<u8>,
+    text_chars: usize,
+    text_surrogates: bool,
+    /// The last non-empty `data.execution_id` seen (WTF-8).
+    execution_id: Option<Vec<u8>>,
+}
+
+impl MessageDecoder {
+    /// Decodes one complete message: its entry, if it has one, with its flags added to
+    /// `flags`. Malformed messages become entries; only a failure of Python itself (out of
+    /// memory) is an error.
+    fn message<'py>(
+        &mut self,
+        py: Python<'py>,
+        message: &[u8],
+        check_utf8: bool,
+        flags: &mut u8,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let result = match parse_message(&mut self.tape, message, check_utf8) {
+            Ok(doc) => {
+                let digits = doc.max_int_digits();
+                let too_long = if digits > MIN_INT_DIGITS_LIMIT {
+                    let limit = int_digits_limit(py)?;
+                    (limit != 0 && digits > limit)
+                        .then_some(Malformed::IntegerTooLong { digits, limit })
+                } else {
+                    None
+                };
+                let event = too_long.map_or_else(|| classify(&doc), Event::Malformed);
+                if !matches!(event, Event::NodeToken { .. } | Event::Nothing | Event::Malformed(_))
+                {
+                    if let Some(id) = daguito::execution_id(&doc) {
+                        self.execution_id = Some(id.to_vec());
+                    }
+                }
+                let mut builder = Builder { py, doc: &doc, cache: &mut self.cache };
+                let entry = entry(
+                    &mut builder,
+                    event,
+                    &self.names,
+                    &self.classes,
+                    &self.default_webhook_id,
+                    &mut TextSink {
+                        collect: self.collect_text,
+                        emit: self.emit_tokens,
+                        text: &mut self.text,
+                        chars: &mut self.text_chars,
+                        surrogates: &mut self.text_surrogates,
+                    },
+                );
+                *flags |= event.flags();
+                entry
+            }
+            Err(malformed) => {
+                *flags |= daguito::FLAG_CONTROL;
+                malformed_entry(py, &self.names, malformed).map(Some)
+            }
+        };
+        if message.len() > KEEP_TAPE_BYTES {
+            self.tape.shrink(KEEP_TAPE_BYTES);
+        }
+        result
+    }
+
+    fn take_text<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let text = new_str(py, &self.text, false, self.text_surrogates)?;
+        self.text.clear();
+        if self.text.capacity() > KEEP_TAPE_BYTES {
+            self.text = Vec::new();
+        }
+        self.text_chars = 0;
+        self.text_surrogates = false;
+        Ok(text)
+    }
+}
+
+/// Where token text goes.
+struct TextSink<'s> {
+    collect: bool,
+    emit: bool,
+    text: &'s mut Vec<u8>,
+    chars: &'s mut usize,
+    surrogates: &'s mut bool,
+}
+
+fn malformed_entry<'py>(
+    py: Python<'py>,
+    names: &Names,
+    malformed: Malformed,
+) -> PyResult<Bound<'py, PyAny>> {
+    let reason = PyString::new(py, &malformed.to_string()).into_any();
+    pair(py, names.malformed.bind(py).as_any(), reason)
+}
+
+/// The entry for one classified message, or `None` when it has none.
+fn entry<'py>(
+    b: &mut Builder<'_, '_, 'py>,
+    event: Event,
+    names: &Names,
+    classes: &Classes,
+    default_webhook_id: &Py<PyString>,
+    sink: &mut TextSink<'_>,
+) -> PyResult<Option<Bound<'py, PyAny>>> {
+    let py = b.py;
+    let name = |n: &Py<PyString>| n.bind(py).clone().into_any();
+    let (event_type, payload) = match event {
+        Event::NodeToken { node_id, text } => {
+            let s = b.str_node(text);
+            if sink.collect {
+                let bytes = b.doc.str_bytes(s);
+                sink.text.extend_from_slice(bytes);
+                *sink.chars += if s.is_ascii() {
+                    bytes.len()
+                } else {
+                    // Characters are the bytes that do not continue a sequence.
+                    bytes.iter().filter(|&&byte| (byte as i8) >= -0x40).count()
+                };
+                *sink.surrogates |= s.has_surrogates();
+            }
+            if !sink.emit {
+                return Ok(None);
+            }
+            let node_id = b.node_id(node_id, names)?;
+            let text = b.string(text)?;
+            let payload = instance(
+                py,
+                &classes.node_token,
+                &[(&names.node_id, &node_id), (&names.text, &text)],
+            )?;
+            (&names.node_token, payload)
+        }
+        Event::Nothing => return Ok(None),
+        Event::Malformed(malformed) => return malformed_entry(py, names, malformed).map(Some),
+        Event::Ready { webhook_id } => {
+            let webhook_id = match webhook_id {
+                Some(id) => b.string(id)?,
+                None => name(default_webhook_id),
+            };
+            (&names.ready, instance(py, &classes.ready, &[(&names.webhook_id, &webhook_id)])?)
+        }
+        Event::SessionStarted { session_key } => {
+            (&names.session_started, b.optional_value(session_key)?)
+        }
+        Event::SessionEnded => (&names.session_ended, py.None().into_bound(py)),
+        Event::Error { message } => {
+            let message = match message {
+                Text::Default => name(&names.unknown_error),
+                Text::Str(id) => b.string(id)?,
+                Text::Json(id) => b.json_text(id)?,
+            };
+            (&names.error, instance(py, &classes.error, &[(&names.message, &message)])?)
+        }
+        Event::NodeStarted { node_id } => {
+            let node_id = b.node_id(node_id, names)?;
+            (
+                &names.node_started,
+                instance(py, &classes.node_started, &[(&names.node_id, &node_id)])?,
+            )
+        }
+        Event::NodeCompleted { node_id, duration_ms, output } => {
+            let node_id = b.node_id(node_id, names)?;
+            let duration_ms = match duration_ms {
+                Duration::None => py.None().into_bound(py),
+                Duration::Int(id) => b.value(id)?,
+                // SAFETY: PyLong_FromDouble returns a new reference or NULL with an error.
+                Duration::Rounded(value) => unsafe { owned(py, ffi::PyLong_FromDouble(value))? },
+            };
+            let output = b.optional_value(output)?;
+            let fields = [
+                (&names.node_id, &node_id),
+                (&names.duration_ms, &duration_ms),
+                (&names.output, &output),
+            ];
+            (&names.node_completed, instance(py, &classes.node_completed, &fields)?)
+        }
+        Event::NodeFailed { node_id, error } => {
+            let node_id = b.node_id(node_id, names)?;
+            let error = b.optional_value(error)?;
+            let fields = [(&names.node_id, &node_id), (&names.error, &error)];
+            (&names.node_failed, instance(py, &classes.node_failed, &fields)?)
+        }
+        Event::NodeEmit { node_id, kind, data, tool_call: _ } => {
+            let node_id = b.node_id(node_id, names)?;
+            let kind = match kind {
+                Text::Default => name(&names.empty),
+                Text::Str(id) => b.cached_string(id)?,
+                Text::Json(id) => b.json_text(id)?,
+            };
+            let data = match data {
+                Some(id) => b.value(id)?,
+                None => pyo3::types::PyDict::new(py).into_any(),
+            };
+            let fields = [(&names.node_id, &node_id), (&names.kind, &kind), (&names.data, &data)];
+            (&names.node_emit, instance(py, &classes.node_emit, &fields)?)
+        }
+        Event::FlowCompleted { output } => {
+            let output = b.optional_value(output)?;
+            let elapsed = 0i64.into_pyobject(py)?.into_any();
+            let fields = [(&names.elapsed_ms, &elapsed), (&names.output, &output)];
+            (&names.flow_completed, instance(py, &classes.flow_completed, &fields)?)
+        }
+        Event::FlowFailed { error } => {
+            let error = match error {
+                Some(id) => b.string(id)?,
+                None => name(&names.flow_failed_default),
+            };
+            (&names.flow_failed, instance(py, &classes.flow_failed, &[(&names.error, &error)])?)
+        }
+        Event::Unknown { type_ } => {
+            let type_ = b.cached_string(type_)?;
+            let frame = b.value(Doc::ROOT)?;
+            let fields = [(&names.type_, &type_), (&names.frame, &frame)];
+            (&names.unknown, instance(py, &classes.unknown, &fields)?)
+        }
+    };
+    pair(py, event_type.bind(py).as_any(), payload).map(Some)
+}
+
+// ------------------------------------------------------------------ the class
+
+/// Raw bytes of a `bytes`, `bytearray` or `memoryview` (any buffer), without copying when
+/// the buffer is contiguous. A buffer export pins a `bytearray` so it cannot be resized.
+fn with_bytes<'py, R>(
+    data: &Bound<'py, PyAny>,
+    what: &str,
+    f: impl FnOnce(&[u8]) -> R,
+) -> PyResult<R> {
+    if let Ok(bytes) = data.cast::<PyBytes>() {
+        return Ok(f(bytes.as_bytes()));
+    }
+    // SAFETY: a live object; the GIL is held.
+    let is_buffer = unsafe { ffi::PyObject_CheckBuffer(data.as_ptr()) != 0 };
+    if data.is_instance_of::<PyString>() || !is_buffer {
+        return Err(PyTypeError::new_err(format!(
+            "{what} must be bytes, bytearray or memoryview, not {}",
+            type_name(data)
+        )));
+    }
+    if let Ok(buffer) = PyBuffer::<u8>::get(data) {
+        if buffer.is_c_contiguous() {
+            // SAFETY: the export is held (so the memory stays put) for the duration of `f`.
+            let slice = unsafe {
+                std::slice::from_raw_parts(buffer.buf_ptr() as *const u8, buffer.len_bytes())
+            };
+            return Ok(f(slice));
+        }
+    }
+    let copy = data.py().get_type::<PyBytes>().call1((data,))?;
+    Ok(f(copy.cast::<PyBytes>()?.as_bytes()))
+}
+
+/// Decodes the Daguito stream: raw WebSocket bytes (`feed`) or assembled messages
+/// (`decode`) to lists of `(event_type, payload)` tuples.
+#[pyclass(module = "relaywire._native")]
+pub struct StreamDecoder {
+    frames: FrameParser,
+    decoder: MessageDecoder,
+    /// `(code, reason)` once the parser has stopped.
+    error: Option<Py<PyTuple>>,
+}
+
+type FeedResult<'py> =
+    (Bound<'py, PyList>, u8, Option<Bound<'py, PyList>>, Option<Bound<'py, PyTuple>>);
+
+#[pymethods]
+impl StreamDecoder {
+    // `max_message_size` defaults to 64 MiB, spelled as a literal so that the signature shows it.
+    #[new]
+    #[pyo3(signature = (event_classes, *, default_webhook_id = "", max_message_size = 67108864))]
+    fn new(
+        py: Python<'_>,
+        event_classes: &Bound<'_, PyAny>,
+        default_webhook_id: &str,
+        max_message_size: i128,
+    ) -> PyResult<Self> {
+        let Ok(max_message_size) = u64::try_from(max_message_size) else {
+            return Err(PyValueError::new_err("max_message_size must be an int >= 0"));
+        };
+        Ok(Self {
+            frames: FrameParser::new(max_message_size),
+            decoder: MessageDecoder {
+                tape: Tape::new(),
+                names: Names::new(py),
+                classes: Classes::new(event_classes)?,
+                cache: StringCache::new(),
+                default_webhook_id: PyString::new(py, default_webhook_id).unbind(),
+                collect_text: false,
+                emit_tokens: true,
+                text: Vec::new(),
+                text_chars: 0,
+                text_surrogates: false,
+                execution_id: None,
+            },
+            error: None,
+        })
+    }
+
+    /// Raw bytes read from the socket (after the HTTP handshake). Returns
+    /// `(events, flags, controls, error)`.
+    fn feed<'py>(
+        &mut self,
+        py: Python<'py>,
+        data: &Bound<'py, PyAny>,
+    ) -> PyResult<FeedResult<'py>> {
+        let events = PyList::empty(py);
+        if let Some(error) = &self.error {
+            return Ok((events, 0, None, Some(error.bind(py).clone())));
+        }
+        let mut flags = 0;
+        let mut controls: Option<Bound<'py, PyList>> = None;
+        let Self { frames, decoder, .. } = self;
+        let result = with_bytes(data, "data", |input| {
+            frames.feed(input, |frame| {
+                let entry = match frame {
+                    Frame::Text(text) => decoder.message(py, text.as_bytes(), false, &mut flags)?,
+                    Frame::Binary(bytes) => decoder.message(py, bytes, true, &mut flags)?,
+                    Frame::Control(raw) => {
+                        let controls = controls.get_or_insert_with(|| PyList::empty(py));
+                        return append(controls, PyBytes::new(py, raw).as_any());
+                    }
+                };
+                entry.map_or(Ok(()), |entry| append(&events, &entry))
+            })
+        })?;
+        match result {
+            Ok(()) => {}
+            Err(FeedError::Callback(error)) => {
+                // The rest of the input was not read, so the stream cannot be resumed.
+                self.error = Some((1011, "internal error").into_pyobject(py)?.unbind());
+                return Err(error);
+            }
+            Err(FeedError::Protocol(error)) => {
+                self.error = Some((error.code, error.reason).into_pyobject(py)?.unbind());
+            }
+        }
+        let error = self.error.as_ref().map(|e| e.bind(py).clone());
+        Ok((events, flags, controls, error))
+    }
+
+    /// One complete message (`str` for a text message, bytes for a binary one). Returns
+    /// `(events, flags)`.
+    fn decode<'py>(
+        &mut self,
+        py: Python<'py>,
+        message: &Bound<'py, PyAny>,
+    ) -> PyResult<(Bound<'py, PyList>, u8)> {
+        let mut flags = 0;
+        let entry = if let Ok(text) = message.cast::<PyString>() {
+            if let Ok(text) = text.to_str() {
+                self.decoder.message(py, text.as_bytes(), false, &mut flags)?
+            } else {
+                // json.loads would keep them; a WebSocket text message cannot hold them.
+                flags |= daguito::FLAG_CONTROL;
+                let reason = PyString::new(py, "message str holds lone surrogates").into_any();
+                Some(pair(py, self.decoder.names.malformed.bind(py).as_any(), reason)?)
+            }
+        } else {
+            with_bytes(message, "message", |bytes| {
+                self.decoder.message(py, bytes, true, &mut flags)
+            })??
+        };
+        // One message has at most one entry: the list is made at its final size.
+        let events = match entry {
+            // SAFETY: a new 1-item list gets its slot filled with an owned reference.
+            Some(entry) => unsafe {
+                let list = owned(py, ffi::PyList_New(1))?;
+                ffi::PyList_SET_ITEM(list.as_ptr(), 0, entry.into_ptr());
+                list.cast_into_unchecked()
+            },
+            None => PyList::empty(py),
+        };
+        Ok((events, flags))
+    }
+
+    /// A new connection: forgets partial frames, fragments and any error; keeps the text.
+    fn reset(&mut self) {
+        self.frames.reset();
+        self.error = None;
+    }
+
+    #[getter]
+    fn collect_text(&self) -> bool {
+        self.decoder.collect_text
+    }
+
+    #[setter]
+    fn set_collect_text(&mut self, value: bool) {
+        self.decoder.collect_text = value;
+    }
+
+    #[getter]
+    fn emit_tokens(&self) -> bool {
+        self.decoder.emit_tokens
+    }
+
+    #[setter]
+    fn set_emit_tokens(&mut self, value: bool) {
+        self.decoder.emit_tokens = value;
+    }
+
+    /// Returns the collected token text and clears it.
+    fn take_text<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.decoder.take_text(py)
+    }
+
+    /// Characters collected so far.
+    #[getter]
+    fn text_length(&self) -> usize {
+        self.decoder.text_chars
+    }
+
+    /// The last non-empty `data.execution_id` a frame carried, or None; settable (to None, to
+    /// start a new turn).
+    #[getter]
+    fn execution_id(&self) -> Option<String> {
+        self.decoder.execution_id.as_deref().map(|id| String::from_utf8_lossy(id).into_owned())
+    }
+
+    #[setter]
+    fn set_execution_id(&mut self, value: Option<String>) {
+        self.decoder.execution_id = value.map(String::into_bytes);
+    }
+
+    #[getter]
+    fn max_message_size(&self) -> u64 {
+        self.frames.max_message_size()
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "StreamDecoder(collect_text={}, emit_tokens={}, max_message_size={})",
+            if self.decoder.collect_text { "True" } else { "False" },
+            if self.decoder.emit_tokens { "True" } else { "False" },
+            self.frames.max_message_size()
+        )
+    }
+}
+
+/// The module's `FLAG_*` constants.
+pub fn add_constants(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("FLAG_CONTROL", daguito::FLAG_CONTROL)?;
+    m.add("FLAG_TOOL_CALL", daguito::FLAG_TOOL_CALL)?;
+    m.add("FLAG_TURN_END", daguito::FLAG_TURN_END)?;
+    Ok(())
+}

@@ -1,0 +1,212 @@
+"""Auto-pagination: the page arithmetic of both dialects, and the ``iter`` methods live."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from types import SimpleNamespace
+from typing import Any
+
+import orjson
+import pytest
+from _linktor_client_support import (
+    COMBO_IDS,
+    COMBOS,
+    Harness,
+    RawServer,
+    module_emulator,
+    open_client,
+    recorded_client,
+)
+
+from linktor import Contact, Conversation, LinktorAsyncClient, LinktorClient
+from linktor._dialect import (
+    Window,
+    merge_pages,
+    server_list_query,
+    server_page,
+    spans_next_page,
+)
+from linktor._pagination import next_params
+from relaywire.emulator import Emulator
+
+emulator = pytest.fixture(scope="module")(module_emulator)
+
+
+@pytest.fixture(params=COMBOS, ids=COMBO_IDS)
+def lk(request: pytest.FixtureRequest, emulator: Emulator) -> Iterator[Harness]:
+    dialect, mode = request.param
+    harness = open_client(emulator, dialect, mode)
+    yield harness
+    harness.close()
+
+
+# -- the server's pages ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("params", "query", "window"),
+    [
+        ({}, {}, Window(0, None)),
+        ({"limit": 10}, {"page": 1, "page_size": 10}, Window(0, 10)),
+        ({"limit": 10, "offset": 20}, {"page": 3, "page_size": 10}, Window(20, 10)),
+        ({"offset": 40}, {"page": 3, "page_size": 20}, Window(40, 20)),
+        ({"limit": 10, "offset": 5}, {"page": 1, "page_size": 10}, Window(5, 10, skip=5)),
+        ({"limit": 10, "offset": 25}, {"page": 3, "page_size": 10}, Window(25, 10, skip=5)),
+        ({"page": 2, "page_size": 5}, {"page": 2, "page_size": 5}, Window(5, 5)),
+        ({"channelId": "c", "cursor": "x", "status": None}, {"channel_id": "c"}, Window(0, None)),
+    ],
+)
+def test_server_list_query(params: dict[str, Any], query: dict[str, Any], window: Window) -> None:
+    assert server_list_query(params) == (query, window)
+
+
+def test_server_list_query_rejects_nonsense() -> None:
+    with pytest.raises(ValueError):
+        server_list_query({"limit": 0})
+    with pytest.raises(ValueError):
+        server_list_query({"limit": 5, "offset": -1})
+
+
+def _meta(page: int, size: int, total: int) -> dict[str, Any]:
+    return {
+        "page": page,
+        "page_size": size,
+        "total_pages": -(-total // size),
+        "total_items": total,
+        "has_next": page * size < total,
+        "has_previous": page > 1,
+    }
+
+
+def test_server_page_shapes() -> None:
+    items = [{"n": n} for n in range(3)]
+    meta = {"success": True, "data": items, "meta": _meta(2, 3, 7)}
+    assert server_page(meta, Window(3, 3))["pagination"] == {
+        "total": 7,
+        "limit": 3,
+        "offset": 3,
+        "has_more": True,
+    }
+    paged = {"data": items, "pagination": {"total": 9, "page": 3, "page_size": 3, "pages": 3}}
+    assert server_page(paged, Window(6, 3))["pagination"] == {
+        "total": 9,
+        "limit": 3,
+        "offset": 6,
+        "has_more": False,
+    }
+    # Unpaginated (the server's channels): the window is cut here.
+    plain = {"success": True, "data": [{"n": n} for n in range(5)]}
+    cut = server_page(plain, Window(1, 2))
+    assert cut["data"] == [{"n": 1}, {"n": 2}]
+    assert cut["pagination"] == {"total": 5, "limit": 2, "offset": 1, "has_more": True}
+    assert server_page([{"n": 0}], Window())["pagination"]["has_more"] is False
+    # A misaligned offset spans two pages: the leading items of the first are dropped.
+    window = Window(25, 10, skip=5)
+    third = {"success": True, "data": [{"n": n} for n in range(20, 30)], "meta": _meta(3, 10, 40)}
+    fourth = {"success": True, "data": [{"n": n} for n in range(30, 40)], "meta": _meta(4, 10, 40)}
+    assert spans_next_page(third, window) and not spans_next_page(third, Window(20, 10))
+    assert not spans_next_page(fourth, Window(35, 10, skip=5))  # the last page
+    shifted = server_page(merge_pages(third, fourth), window)
+    assert [i["n"] for i in shifted["data"]] == list(range(25, 35))
+    assert shifted["pagination"] == {"total": 40, "limit": 10, "offset": 25, "has_more": True}
+    last = server_page(fourth, Window(35, 10, skip=5))
+    assert [i["n"] for i in last["data"]] == list(range(35, 40))
+    assert last["pagination"]["has_more"] is False
+    assert server_page({"data": items, "pagination": {}}, Window())["data"] == items
+    adapted = server_page({"success": True, "data": items}, Window(), lambda i: i["n"])
+    assert adapted["data"] == [0, 1, 2]
+
+
+def _page(items: list[Any], **pagination: Any) -> SimpleNamespace:
+    info = {"offset": 0, "limit": len(items), "has_more": False, "next_cursor": None}
+    return SimpleNamespace(data=items, pagination=SimpleNamespace(**{**info, **pagination}))
+
+
+def test_next_params() -> None:
+    params = {"status": "open", "limit": 2}
+    following = next_params(params, _page([1, 2], has_more=True))
+    assert following == {"status": "open", "limit": 2, "offset": 2}
+    assert next_params({**params, "offset": 2}, _page([3, 4], offset=2, has_more=True)) == {
+        "status": "open",
+        "limit": 2,
+        "offset": 4,
+    }
+    assert next_params(params, _page([1, 2])) is None  # no more
+    assert next_params(params, _page([], has_more=True)) is None  # empty page
+    # A server that ignores the offset would be asked the same page forever.
+    assert next_params({"offset": 2}, _page([1, 2], has_more=True)) is None
+    assert next_params(params, _page([1], next_cursor="c2")) == {
+        "status": "open",
+        "limit": 2,
+        "cursor": "c2",
+    }
+    assert next_params({"cursor": "c2"}, _page([1], next_cursor="c2")) is None
+    # page/page_size given by the caller turn into offsets after the first page.
+    assert next_params(
+        {"page": 2, "page_size": 5}, _page([1] * 5, offset=5, limit=5, has_more=True)
+    ) == {
+        "offset": 10,
+        "limit": 5,
+    }
+
+
+# -- live ------------------------------------------------------------------------------------
+
+
+def test_pages_cover_the_list_exactly_once(lk: Harness) -> None:
+    everything = [c.id for c in lk.client.conversations.list(limit=100).data]
+    walked = [c.id for c in lk.client.conversations.iter(limit=6)]
+    assert walked == everything
+    contacts = [c.id for c in lk.client.contacts.list(limit=10).data]
+    assert [c.id for c in lk.client.contacts.list(limit=2, offset=1).data] == contacts[1:3]
+    assert [c.id for c in lk.client.contacts.iter(limit=2, offset=1)] == contacts[1:]
+
+
+def test_iteration_is_lazy(emulator: Emulator) -> None:
+    for dialect, mode in COMBOS:
+        with recorded_client(emulator, dialect, mode) as (harness, recorder):
+            before = len(recorder.requests)
+            first = next(iter(harness.client.contacts.iter(limit=1)))
+            assert isinstance(first, Contact)
+            assert len(recorder.requests) == before + 1, (dialect, mode)
+
+
+async def test_native_async_for(emulator: Emulator) -> None:
+    for url in (emulator.linktor_url, emulator.linktor_server_url):
+        async with LinktorAsyncClient(url, api_key="lk_demo") as client:
+            if client.dialect.value == "server":
+                await client.auth.login("demo@linktor.local", "demo-password")
+            seen = [c async for c in client.conversations.iter(limit=9)]
+            assert len(seen) == (await client.conversations.list()).pagination.total
+            assert all(isinstance(c, Conversation) for c in seen)
+
+
+def _contact(n: int) -> dict[str, Any]:
+    return {
+        "id": f"ct_{n}",
+        "tenantId": "t",
+        "name": f"C{n}",
+        "identifiers": [],
+        "conversationCount": 0,
+        "createdAt": "2024-01-01T00:00:00Z",
+        "updatedAt": "2024-01-01T00:00:00Z",
+    }
+
+
+def test_cursor_pages() -> None:
+    first = {
+        "data": [_contact(1), _contact(2)],
+        "pagination": {"total": 3, "limit": 2, "offset": 0, "hasMore": True, "nextCursor": "c2"},
+    }
+    second = {
+        "data": [_contact(3)],
+        "pagination": {"total": 3, "limit": 2, "offset": 0, "hasMore": False},
+    }
+    answers = [(200, "application/json", orjson.dumps(body)) for body in (first, second)]
+    with RawServer(answers) as server, LinktorClient(server.url, api_key="k") as client:
+        names = [c.name for c in client.contacts.iter(limit=2, search="c")]
+    assert names == ["C1", "C2", "C3"]
+    assert server.request_lines == [
+        "GET /contacts?limit=2&search=c HTTP/1.1",
+        "GET /contacts?limit=2&search=c&cursor=c2 HTTP/1.1",
+    ]

@@ -13,9 +13,10 @@ Drop-in for daguito-sdk 0.4.5's class, on a faster and fixed engine:
   neither an iterator nor an ``on()`` listener is attached wait in a backlog of ``opts.backlog``
   events (the oldest are dropped first, with a warning); the next iterator starts with them.
   Once listeners receive the events, nothing is kept for iterators that may come later.
-  Iterators end when the session ends (``close()``, or a close that is not reconnected, after a final ``closed`` event). An
-  iterator holding ``opts.max_queue`` undelivered events pauses reading from the socket until
-  it drains to half: the server sees TCP backpressure and nothing is dropped.
+  Iterators end when the session ends (``close()``, or a close that is not reconnected, after
+  a final ``closed`` event). An iterator holding ``opts.max_queue`` undelivered events pauses
+  reading from the socket until it drains to half: the server sees TCP backpressure and
+  nothing is dropped.
 * **Reconnects** (``auto_reconnect``) only follow recoverable closes (1001, 1005, 1006, 1011-1014,
   4000 and network errors), with capped exponential backoff and jitter that keeps growing when
   connections drop right after opening (no reconnect storm). Sends made while disconnected are

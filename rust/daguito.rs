@@ -4,12 +4,9 @@
 //! [`classify`] only looks at a parsed [`Doc`]; it names nodes, and the caller builds the
 //! payload objects from them, so nothing is converted that the event does not use.
 
-use std::fmt;
+use crate::json::{Doc, Node, NodeId};
+pub use crate::message::{parse_message, Malformed, FLAG_CONTROL};
 
-use crate::json::{Doc, Node, NodeId, ParseError, Tape};
-
-/// The batch holds an entry the session handles itself (`ready`, `session.*`, `malformed`).
-pub const FLAG_CONTROL: u8 = 1;
 /// The batch holds a `node.emit` that starts a client-side tool call.
 pub const FLAG_TOOL_CALL: u8 = 2;
 /// The batch holds the end of a turn (`flow.completed` or `flow.failed`).
@@ -20,35 +17,6 @@ pub const TOOL_CALL_KIND: &[u8] = b"agent.tool_call_started";
 
 /// Keys of `node.token` data that may carry the text, in order of preference.
 pub const TOKEN_KEYS: [&[u8]; 4] = [b"token", b"text", b"delta", b"content"];
-
-/// Why a message is not a Daguito frame.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Malformed {
-    /// A binary message that is not UTF-8.
-    NotUtf8,
-    NotJson(ParseError),
-    NotAnObject,
-    NoType,
-    /// An integer has more digits than Python is configured to convert.
-    IntegerTooLong {
-        digits: usize,
-        limit: usize,
-    },
-}
-
-impl fmt::Display for Malformed {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::NotUtf8 => f.write_str("binary message is not UTF-8"),
-            Self::NotJson(error) => write!(f, "message is not valid JSON: {error}"),
-            Self::NotAnObject => f.write_str("message is not a JSON object"),
-            Self::NoType => f.write_str("message has no string \"type\""),
-            Self::IntegerTooLong { digits, limit } => {
-                write!(f, "message has an integer of {digits} digits (the limit is {limit})")
-            }
-        }
-    }
-}
 
 /// A `node.completed` duration.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -139,19 +107,6 @@ impl Event {
             _ => 0,
         }
     }
-}
-
-/// Parses one message. A text message has been checked to be UTF-8 by the frame parser; a
-/// binary one (`check_utf8`) must be UTF-8 too, or it is malformed.
-pub fn parse_message<'a>(
-    tape: &'a mut Tape,
-    message: &'a [u8],
-    check_utf8: bool,
-) -> Result<Doc<'a>, Malformed> {
-    if check_utf8 && std::str::from_utf8(message).is_err() {
-        return Err(Malformed::NotUtf8);
-    }
-    tape.parse(message).map_err(Malformed::NotJson)
 }
 
 /// Classifies a parsed message.
@@ -265,6 +220,7 @@ fn duration(doc: &Doc<'_>, duration_ms: Option<NodeId>, elapsed_ms: Option<NodeI
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::json::Tape;
 
     /// Classifies `text` and renders the event with its nodes as values, for comparison.
     fn event(text: &str) -> String {

@@ -22,6 +22,7 @@ from daguito.admin_types import (
     parse_account_key,
     parse_account_key_created,
 )
+from relaywire.transport.tls import shared_ssl_context
 
 __all__ = ["AccountKeysService", "make_client_factory"]
 
@@ -39,6 +40,7 @@ def make_client_factory(api_key: str) -> Any:
     def factory() -> httpx.AsyncClient:
         return httpx.AsyncClient(
             timeout=60.0,
+            verify=shared_ssl_context(),
             headers={
                 "Content-Type": "application/json",
                 "Authorization": f"Bearer {api_key}",

@@ -38,7 +38,7 @@ from daguito.admin_nodes import NodesService
 from daguito.admin_public_keys import PublicKeysService
 from daguito.models import ModelsService
 from daguito.templates import TemplatesService
-from relaywire.transport.http import RetryPolicy
+from relaywire.transport.http import RetryPolicy, new_async_client
 
 __all__ = [
     "DEFAULT_API_URL",
@@ -134,7 +134,7 @@ class Daguito:
         self._closed = False
         if self._http_client is None and self._owned is None:
             # No timeout on the client itself: each request carries the configured one.
-            self._owned = httpx.AsyncClient(timeout=None)
+            self._owned = new_async_client()
         return self
 
     async def __aexit__(

@@ -82,7 +82,7 @@ async def _stream(api_url: str, steps: _Steps) -> None:
                 line += f" ({len(items)} results, first: {items[0].title})"
             print(line)
 
-        session.on("node.token", show_token)
+        stop_printing = session.on("node.token", show_token)
         session.on("node.emit", show_progress)
 
         print("  Streaming a reply, token by token:\n    ", end="")
@@ -91,6 +91,7 @@ async def _stream(api_url: str, steps: _Steps) -> None:
             lambda: session.run_turn(text_message("Hello from the relaywire demo, streamed live")),
             lambda r: f"{len(r.text.split())} tokens in {r.elapsed_ms} ms",
         )
+        stop_printing()
         print()
         print("  A client-side tool call:")
         turn = await steps.run(
@@ -98,14 +99,13 @@ async def _stream(api_url: str, steps: _Steps) -> None:
             lambda: session.run_turn(text_message('/tool get_weather {"city": "Lisbon"}')),
             lambda r: r.text.strip(),
         )
-        print(f"\n    flow answered: {turn.text.strip()}")
+        print(f"    flow answered: {turn.text.strip()}")
         print("  Tool progress events:")
         await steps.run(
             "tool progress",
             lambda: session.run_turn(text_message("/progress relaywire sdk")),
             lambda r: "3 progress events",
         )
-        print()
 
 
 async def _http_parts(api_url: str, steps: _Steps) -> None:
@@ -122,7 +122,7 @@ async def _http_parts(api_url: str, steps: _Steps) -> None:
                 filename="demo.pdf",
             )
         ),
-        lambda r: f"{r.size_bytes} bytes -> {r.media_key}",
+        lambda r: f"{r.size_bytes} bytes (first HTTP call: sets up the connection pool)",
     )
     print(f"  Uploaded demo.pdf: media key {upload.media_key} ({upload.mime_type})")
 

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import inspect
 import logging
-import ssl
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
@@ -56,6 +55,7 @@ from relaywire.transport.http import (
     send,
     send_sync,
 )
+from relaywire.transport.tls import shared_ssl_context
 
 __all__ = ["AsyncHttpClient", "HttpClient"]
 
@@ -67,21 +67,6 @@ USER_AGENT = f"linktor-python/1.0.0 relaywire/{_relaywire_version}"
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 #: The longest gap between retries, whatever ``retry_delay`` doubles to.
 MAX_RETRY_DELAY = 30.0
-
-_ssl_lock = threading.Lock()
-_ssl_context: ssl.SSLContext | None = None
-
-
-def shared_ssl_context() -> ssl.SSLContext:
-    """One verifying SSL context for every client of the process (building one costs ~20 ms)."""
-    global _ssl_context
-    context = _ssl_context
-    if context is None:
-        with _ssl_lock:
-            if _ssl_context is None:
-                _ssl_context = httpx.create_ssl_context()
-            context = _ssl_context
-    return context
 
 
 class _HttpBase:

@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 
 from relaywire.transport.errors import RequestTimeout, TransportConnectError, TransportError
+from relaywire.transport.tls import shared_ssl_context
 
 __all__ = [
     "AsyncClientPool",
@@ -33,6 +34,7 @@ __all__ = [
     "RetryPolicy",
     "TransportConnectError",
     "TransportError",
+    "new_async_client",
     "parse_retry_after",
     "send",
     "send_sync",
@@ -234,7 +236,7 @@ class AsyncClientPool:
     """
 
     def __init__(self, factory: Callable[[], httpx.AsyncClient] | None = None) -> None:
-        self._factory = factory or _default_client
+        self._factory = factory or new_async_client
         self._clients: weakref.WeakKeyDictionary[
             asyncio.AbstractEventLoop, tuple[httpx.AsyncClient, AsyncGenerator[None, None]]
         ] = weakref.WeakKeyDictionary()
@@ -271,5 +273,7 @@ async def _close_at_shutdown(client: httpx.AsyncClient) -> AsyncGenerator[None, 
             await client.aclose()
 
 
-def _default_client() -> httpx.AsyncClient:
-    return httpx.AsyncClient(limits=DEFAULT_LIMITS, timeout=None)
+def new_async_client() -> httpx.AsyncClient:
+    """A pooled client with the shared TLS context and no timeout of its own (pass one per
+    request)."""
+    return httpx.AsyncClient(limits=DEFAULT_LIMITS, timeout=None, verify=shared_ssl_context())

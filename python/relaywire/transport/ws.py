@@ -21,7 +21,6 @@ import logging
 import os
 import ssl as ssl_module
 from collections.abc import Awaitable, Callable, Mapping
-from functools import cache
 from typing import Any, Protocol
 
 from websockets.client import ClientProtocol
@@ -31,6 +30,7 @@ from websockets.protocol import State
 from websockets.uri import parse_uri
 
 from relaywire.transport.errors import RequestTimeout, TransportConnectError, TransportError
+from relaywire.transport.tls import shared_ssl_context
 
 __all__ = [
     "BatchHandler",
@@ -85,10 +85,9 @@ class HandshakeRefused(TransportError):
         self.headers = dict(headers)
 
 
-@cache
 def default_ssl_context() -> ssl_module.SSLContext:
-    """One verified client context per process (building one costs ~20 ms)."""
-    return ssl_module.create_default_context()
+    """The process's shared verified client context."""
+    return shared_ssl_context()
 
 
 def _redact(url: str) -> str:

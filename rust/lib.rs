@@ -7,10 +7,12 @@
 pub mod batch;
 pub mod daguito;
 pub mod encoding;
+pub mod envelope;
 pub mod generic;
 pub mod json;
 pub mod linktor;
 pub mod mac;
+pub mod message;
 pub mod standard;
 pub mod timestamp;
 pub mod wsframe;

@@ -72,6 +72,7 @@ from linktor.types.vre import (
     VRERenderAndSendResponse,
     VRERenderResponse,
 )
+from linktor.types.webhook import WebhookConfig
 
 __all__ = [
     "SERVER_UNSUPPORTED",
@@ -88,6 +89,7 @@ __all__ = [
     "FlowsOps",
     "KnowledgeBasesOps",
     "VREOps",
+    "WebhooksOps",
 ]
 
 M = TypeVar("M", bound=pydantic.BaseModel)
@@ -1302,6 +1304,51 @@ class AnalyticsOps(_Ops):
     def get_realtime(self) -> Plan[Json]:
         self._unsupported_on_server("analytics.get_realtime")
         return self._report("realtime", {})
+
+
+# -- webhooks ------------------------------------------------------------------------------------
+
+
+class WebhooksOps(_Ops):
+    """Outgoing webhook subscriptions (relaywire addition; the official SDK has none). The
+    emulator serves these routes at both mounts; the secret the answer carries signs every
+    delivery (verify with :func:`linktor.utils.webhook.verify_webhook`)."""
+
+    @operation
+    def create(
+        self,
+        url: str,
+        events: Iterable[str],
+        headers: Mapping[str, str] | None = None,
+        *,
+        secret: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Plan[WebhookConfig]:
+        """Subscribe ``url`` to ``events`` (``WebhookEventType`` members or their values);
+        ``headers`` are sent with every delivery. The answer includes the signing ``secret``."""
+        if not isinstance(url, str) or not url:
+            raise ValueError("url must be a non-empty string")
+        body: Json = {"url": url, "events": [word(e) for e in events]}
+        if headers is not None:
+            body["headers"] = dict(headers)
+        if secret is not None:
+            body["secret"] = secret
+        reply = yield self._request(
+            "POST", "/webhooks", body, case="raw", idempotency_key=idempotency_key
+        )
+        return self._one(WebhookConfig, reply)
+
+    @operation
+    def list(self, /, **params: Any) -> Plan[PaginatedResponse[WebhookConfig]]:
+        return (yield from self._list_page(WebhookConfig, "/webhooks", params))
+
+    @operation
+    def get(self, id: str) -> Plan[WebhookConfig]:
+        return self._get_one(WebhookConfig, f"/webhooks/{_seg(id)}")
+
+    @operation
+    def delete(self, id: str) -> Plan[None]:
+        return self._delete(f"/webhooks/{_seg(id)}")
 
 
 # -- VRE -----------------------------------------------------------------------------------------

@@ -68,6 +68,7 @@ from linktor._resources import (
     FlowsOps,
     KnowledgeBasesOps,
     VREOps,
+    WebhooksOps,
 )
 from linktor.utils.http import DEFAULT_BASE_URL, AsyncHttpClient, HttpClient
 
@@ -134,6 +135,10 @@ class AnalyticsResource(AnalyticsOps, SyncResource):
     """``client.analytics``."""
 
 
+class WebhooksResource(WebhooksOps, SyncResource):
+    """``client.webhooks``: outgoing webhook subscriptions."""
+
+
 class VREResource(VREOps, SyncResource):
     """``client.vre``: the Visual Response Engine."""
 
@@ -195,6 +200,10 @@ class AsyncAnalyticsResource(AnalyticsOps, AsyncResource):
     """``client.analytics`` of the async client."""
 
 
+class AsyncWebhooksResource(WebhooksOps, AsyncResource):
+    """``client.webhooks``: outgoing webhook subscriptions."""
+
+
 class AsyncVREResource(VREOps, AsyncResource):
     """``client.vre`` of the async client."""
 
@@ -254,6 +263,7 @@ class LinktorClient:
         self.flows = FlowsResource(http)
         self.analytics = AnalyticsResource(http)
         self.vre = VREResource(http)
+        self.webhooks = WebhooksResource(http)
 
     @property
     def dialect(self) -> Dialect:
@@ -340,6 +350,7 @@ class LinktorAsyncClient:
         self.flows = AsyncFlowsResource(http)
         self.analytics = AsyncAnalyticsResource(http)
         self.vre = AsyncVREResource(http)
+        self.webhooks = AsyncWebhooksResource(http)
 
     @property
     def dialect(self) -> Dialect:

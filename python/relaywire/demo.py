@@ -2,8 +2,8 @@
 
 Webhook verification: a sample delivery is signed and verified with each scheme, a tampered
 copy is rejected, and a short speed table compares relaywire with the standard-library path
-side by side in this process. Then the Daguito client against the embedded emulator
-(:mod:`relaywire.demo_daguito`).
+side by side in this process. Then the Daguito and Linktor clients against the embedded
+emulator (:mod:`relaywire.demo_daguito`, :mod:`relaywire.demo_linktor`).
 """
 
 from __future__ import annotations
@@ -181,8 +181,11 @@ def run_demo(*, speed: bool = True) -> int:
         _speed_table()
     print()
     from relaywire.demo_daguito import run_daguito_demo
+    from relaywire.demo_linktor import run_linktor_demo
     from relaywire.emulator import Emulator
 
     with Emulator() as emulator:
         print(f"Emulator serving on {emulator.url}\n")
-        return run_daguito_demo(emulator.url)
+        failed = run_daguito_demo(emulator.url)
+        failed |= run_linktor_demo(emulator.linktor_url)
+    return failed

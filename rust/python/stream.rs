@@ -20,11 +20,6 @@ use crate::daguito::{self, classify, parse_message, Duration, Event, Malformed, 
 use crate::json::{Doc, Node, NodeId, Str, Tape};
 use crate::wsframe::{FeedError, Frame, FrameParser};
 
-/// After a message larger than this, the tape gives its memory back.
-const KEEP_TAPE_BYTES: usize = 1024 * 1024;
-/// Python refuses to convert integers longer than `sys.get_int_max_str_digits()`, which can
-/// be 0 (no limit) or at least this; below it there is nothing to ask.
-const MIN_INT_DIGITS_LIMIT: usize = 640;
 
 /// Defines a struct of interned Python strings and its constructor.
 macro_rules! interned {
@@ -184,210 +179,8 @@ impl Classes {
     }
 }
 
-// ------------------------------------------------------------------ object building
 
-/// Takes ownership of a new reference, or the pending Python error for NULL.
-///
-/// # Safety
-/// `ptr` must be a new (owned) reference or NULL with an exception set.
-unsafe fn owned<'py>(py: Python<'py>, ptr: *mut ffi::PyObject) -> PyResult<Bound<'py, PyAny>> {
-    Bound::from_owned_ptr_or_err(py, ptr)
-}
-
-/// A `str` from WTF-8 bytes: ASCII is copied straight into a 1-byte string; lone surrogates
-/// go through `surrogatepass`.
-fn new_str<'py>(
-    py: Python<'py>,
-    bytes: &[u8],
-    ascii: bool,
-    surrogates: bool,
-) -> PyResult<Bound<'py, PyAny>> {
-    debug_assert!(!ascii || bytes.is_ascii());
-    let len = isize::try_from(bytes.len()).expect("a slice is shorter than isize::MAX");
-    // SAFETY: PyUnicode_New(len, 127) allocates a compact ASCII string with room for `len`
-    // bytes, which we fill with ASCII bytes; the decoders read `len` bytes from the slice.
-    unsafe {
-        if ascii {
-            let obj = ffi::PyUnicode_New(len, 127);
-            if !obj.is_null() {
-                ptr::copy_nonoverlapping(
-                    bytes.as_ptr(),
-                    ffi::PyUnicode_DATA(obj).cast::<u8>(),
-                    bytes.len(),
-                );
-            }
-            owned(py, obj)
-        } else {
-            let errors = if surrogates { c"surrogatepass".as_ptr() } else { ptr::null() };
-            owned(py, ffi::PyUnicode_DecodeUTF8(bytes.as_ptr().cast(), len, errors))
-        }
-    }
-}
-
-const CACHE_SLOTS: usize = 256;
-const CACHE_MAX_BYTES: usize = 64;
-
-/// Interned strings for the short texts that repeat (keys, node ids, kinds), in a
-/// direct-mapped table: a hit costs a few word comparisons instead of an allocation.
-struct StringCache {
-    slots: Vec<Option<CachedString>>,
-}
-
-struct CachedString {
-    len: usize,
-    words: (u64, u64),
-    /// The bytes of a key longer than the words cover.
-    long: Option<Box<[u8]>>,
-    value: Py<PyAny>,
-}
-
-/// Two words that, with the length, identify up to 16 bytes exactly: the first and last 8
-/// (or 4, or single) bytes overlap to cover them all.
-#[inline]
-fn fingerprint(bytes: &[u8]) -> (u64, u64) {
-    let n = bytes.len();
-    let word = |at: usize| {
-        let mut w = [0; 8];
-        w.copy_from_slice(&bytes[at..at + 8]);
-        u64::from_le_bytes(w)
-    };
-    let half = |at: usize| {
-        let mut w = [0; 4];
-        w.copy_from_slice(&bytes[at..at + 4]);
-        u64::from(u32::from_le_bytes(w))
-    };
-    match n {
-        8.. => (word(0), word(n - 8)),
-        4..=7 => (half(0), half(n - 4)),
-        1..=3 => {
-            let [first, middle, last] = [bytes[0], bytes[n / 2], bytes[n - 1]].map(u64::from);
-            (first | middle << 8 | last << 16, 0)
-        }
-        0 => (0, 0),
-    }
-}
-
-impl StringCache {
-    fn new() -> Self {
-        Self { slots: (0..CACHE_SLOTS).map(|_| None).collect() }
-    }
-
-    fn get<'py>(&mut self, py: Python<'py>, bytes: &[u8], s: Str) -> PyResult<Bound<'py, PyAny>> {
-        let len = bytes.len();
-        if len > CACHE_MAX_BYTES {
-            return new_str(py, bytes, s.is_ascii(), s.has_surrogates());
-        }
-        let words = fingerprint(bytes);
-        let hash = (words.0.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ words.1 ^ len as u64)
-            .wrapping_mul(0x517c_c1b7_2722_0a95);
-        let slot = &mut self.slots[(hash >> 56) as usize % CACHE_SLOTS];
-        if let Some(cached) = slot {
-            if cached.len == len
-                && cached.words == words
-                && cached.long.as_deref().map_or(true, |long| long == bytes)
-            {
-                return Ok(cached.value.bind(py).clone());
-            }
-        }
-        let mut obj = new_str(py, bytes, s.is_ascii(), s.has_surrogates())?.into_ptr();
-        // SAFETY: `obj` is an owned, exact str; interning may swap it for an equal one and
-        // keeps the reference count right.
-        let obj = unsafe {
-            ffi::PyUnicode_InternInPlace(&mut obj);
-            owned(py, obj)?
-        };
-        let long = (len > 16).then(|| bytes.into());
-        *slot = Some(CachedString { len, words, long, value: obj.clone().unbind() });
-        Ok(obj)
-    }
-}
-
-/// Builds Python objects from the nodes of one document.
-struct Builder<'d, 'a, 'py> {
-    py: Python<'py>,
-    doc: &'d Doc<'a>,
-    cache: &'d mut StringCache,
-}
-
-impl<'py> Builder<'_, '_, 'py> {
-    fn str_node(&mut self, id: NodeId) -> Str {
-        self.doc.as_str(id).expect("classify names string nodes")
-    }
-
-    fn string(&mut self, id: NodeId) -> PyResult<Bound<'py, PyAny>> {
-        let s = self.str_node(id);
-        new_str(self.py, self.doc.str_bytes(s), s.is_ascii(), s.has_surrogates())
-    }
-
-    fn cached_string(&mut self, id: NodeId) -> PyResult<Bound<'py, PyAny>> {
-        let s = self.str_node(id);
-        self.cache.get(self.py, self.doc.str_bytes(s), s)
-    }
-
-    /// The compact JSON text of a value, as `json.dumps(separators=(",", ":"),
-    /// ensure_ascii=False)` writes it.
-    fn json_text(&mut self, id: NodeId) -> PyResult<Bound<'py, PyAny>> {
-        let mut out = Vec::new();
-        self.doc.write_compact(id, &mut out);
-        new_str(self.py, &out, false, true)
-    }
-
-    /// The value at `id` as `json.loads` would return it.
-    fn value(&mut self, id: NodeId) -> PyResult<Bound<'py, PyAny>> {
-        let py = self.py;
-        // SAFETY: every ffi call below returns a new reference or NULL with an exception set;
-        // list slots are filled exactly once with owned references.
-        unsafe {
-            match self.doc.node(id) {
-                Node::Null => Ok(py.None().into_bound(py)),
-                Node::Bool(b) => Ok(pyo3::types::PyBool::new(py, b).to_owned().into_any()),
-                Node::Int(i) => owned(py, ffi::PyLong_FromLongLong(i)),
-                Node::BigInt { start, len } => {
-                    let mut literal = self.doc.big_int_literal(start, len).to_vec();
-                    literal.push(0);
-                    owned(py, ffi::PyLong_FromString(literal.as_ptr().cast(), ptr::null_mut(), 10))
-                }
-                Node::Float(f) => owned(py, ffi::PyFloat_FromDouble(f)),
-                Node::Str(s) => {
-                    new_str(py, self.doc.str_bytes(s), s.is_ascii(), s.has_surrogates())
-                }
-                Node::Array(container) => {
-                    let list = owned(py, ffi::PyList_New(container.len as ffi::Py_ssize_t))?;
-                    for (i, element) in self.doc.elements(id).enumerate() {
-                        let item = self.value(element)?;
-                        ffi::PyList_SET_ITEM(list.as_ptr(), i as ffi::Py_ssize_t, item.into_ptr());
-                    }
-                    Ok(list)
-                }
-                Node::Object(_) => {
-                    let dict = owned(py, ffi::PyDict_New())?;
-                    for (key, value) in self.doc.entries(id) {
-                        let key = self.cache.get(py, self.doc.str_bytes(key), key)?;
-                        let value = self.value(value)?;
-                        if ffi::PyDict_SetItem(dict.as_ptr(), key.as_ptr(), value.as_ptr()) < 0 {
-                            return Err(PyErr::fetch(py));
-                        }
-                    }
-                    Ok(dict)
-                }
-            }
-        }
-    }
-
-    fn optional_value(&mut self, id: Option<NodeId>) -> PyResult<Bound<'py, PyAny>> {
-        match id {
-            Some(id) => self.value(id),
-            None => Ok(self.py.None().into_bound(self.py)),
-        }
-    }
-
-    fn node_id(&mut self, id: Option<NodeId>, names: &Names) -> PyResult<Bound<'py, PyAny>> {
-        match id {
-            Some(id) => self.cached_string(id),
-            None => Ok(names.empty.bind(self.py).clone().into_any()),
-        }
-    }
-}
+// ------------------------------------------------------------------ payloads
 
 /// A payload instance built without `__init__`: `object.__new__(cls)`, then every field set
 /// with `object.__setattr__`, as a frozen dataclass's own `__init__` does.
@@ -416,36 +209,19 @@ fn instance<'py>(
     }
 }
 
-/// A 2-tuple, built directly.
-fn pair<'py>(
-    py: Python<'py>,
-    first: &Bound<'py, PyAny>,
-    second: Bound<'py, PyAny>,
+
+/// A node id string (cached), or `""` when the frame has none.
+fn node_id_str<'py>(
+    b: &mut Builder<'_, '_, 'py>,
+    id: Option<NodeId>,
+    names: &Names,
 ) -> PyResult<Bound<'py, PyAny>> {
-    // SAFETY: a new 2-tuple gets both slots filled with owned references.
-    unsafe {
-        let tuple = owned(py, ffi::PyTuple_New(2))?;
-        ffi::PyTuple_SET_ITEM(tuple.as_ptr(), 0, first.clone().into_ptr());
-        ffi::PyTuple_SET_ITEM(tuple.as_ptr(), 1, second.into_ptr());
-        Ok(tuple)
+    match id {
+        Some(id) => b.cached_string(id),
+        None => Ok(names.empty.bind(b.py).clone().into_any()),
     }
 }
 
-fn append(list: &Bound<'_, PyList>, item: &Bound<'_, PyAny>) -> PyResult<()> {
-    // SAFETY: both are live objects; PyList_Append takes its own reference.
-    if unsafe { ffi::PyList_Append(list.as_ptr(), item.as_ptr()) } < 0 {
-        return Err(PyErr::fetch(list.py()));
-    }
-    Ok(())
-}
-
-/// `sys.get_int_max_str_digits()`, 0 meaning no limit (and on Pythons without the limit).
-fn int_digits_limit(py: Python<'_>) -> PyResult<usize> {
-    match py.import("sys")?.getattr("get_int_max_str_digits") {
-        Ok(get) => get.call0()?.extract(),
-        Err(_) => Ok(0),
-    }
-}
 
 // ------------------------------------------------------------------ decoding
 
@@ -466,28 +242,20 @@ struct MessageDecoder {
     execution_id: Option<Vec<u8>>,
 }
 
-impl MessageDecoder {
-    /// Decodes one complete message: its entry, if it has one, with its flags added to
-    /// `flags`. Malformed messages become entries; only a failure of Python itself (out of
-    /// memory) is an error.
+impl MessageDecode for MessageDecoder {
     fn message<'py>(
         &mut self,
         py: Python<'py>,
         message: &[u8],
-        check_utf8: bool,
+        binary: bool,
         flags: &mut u8,
     ) -> PyResult<Option<Bound<'py, PyAny>>> {
-        let result = match parse_message(&mut self.tape, message, check_utf8) {
+        let result = match parse_message(&mut self.tape, message, binary) {
             Ok(doc) => {
-                let digits = doc.max_int_digits();
-                let too_long = if digits > MIN_INT_DIGITS_LIMIT {
-                    let limit = int_digits_limit(py)?;
-                    (limit != 0 && digits > limit)
-                        .then_some(Malformed::IntegerTooLong { digits, limit })
-                } else {
-                    None
+                let event = match check_python_int_digits(py, &doc)? {
+                    Ok(()) => classify(&doc),
+                    Err(too_long) => Event::Malformed(too_long),
                 };
-                let event = too_long.map_or_else(|| classify(&doc), Event::Malformed);
                 if !matches!(event, Event::NodeToken { .. } | Event::Nothing | Event::Malformed(_))
                 {
                     if let Some(id) = daguito::execution_id(&doc) {
@@ -513,8 +281,8 @@ impl MessageDecoder {
                 entry
             }
             Err(malformed) => {
-                *flags |= daguito::FLAG_CONTROL;
-                malformed_entry(py, &self.names, malformed).map(Some)
+                *flags |= FLAG_CONTROL;
+                self.malformed(py, &malformed.to_string()).map(Some)
             }
         };
         if message.len() > KEEP_TAPE_BYTES {
@@ -523,6 +291,12 @@ impl MessageDecoder {
         result
     }
 
+    fn malformed<'py>(&self, py: Python<'py>, reason: &str) -> PyResult<Bound<'py, PyAny>> {
+        malformed_entry(py, &self.names, reason)
+    }
+}
+
+impl MessageDecoder {
     fn take_text<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let text = new_str(py, &self.text, false, self.text_surrogates)?;
         self.text.clear();
@@ -547,9 +321,9 @@ struct TextSink<'s> {
 fn malformed_entry<'py>(
     py: Python<'py>,
     names: &Names,
-    malformed: Malformed,
+    reason: &str,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let reason = PyString::new(py, &malformed.to_string()).into_any();
+    let reason = PyString::new(py, reason).into_any();
     pair(py, names.malformed.bind(py).as_any(), reason)
 }
 
@@ -581,7 +355,7 @@ fn entry<'py>(
             if !sink.emit {
                 return Ok(None);
             }
-            let node_id = b.node_id(node_id, names)?;
+            let node_id = node_id_str(b, node_id, names)?;
             let text = b.string(text)?;
             let payload = instance(
                 py,
@@ -591,7 +365,9 @@ fn entry<'py>(
             (&names.node_token, payload)
         }
         Event::Nothing => return Ok(None),
-        Event::Malformed(malformed) => return malformed_entry(py, names, malformed).map(Some),
+        Event::Malformed(malformed) => {
+            return malformed_entry(py, names, &malformed.to_string()).map(Some);
+        }
         Event::Ready { webhook_id } => {
             let webhook_id = match webhook_id {
                 Some(id) => b.string(id)?,
@@ -612,14 +388,14 @@ fn entry<'py>(
             (&names.error, instance(py, &classes.error, &[(&names.message, &message)])?)
         }
         Event::NodeStarted { node_id } => {
-            let node_id = b.node_id(node_id, names)?;
+            let node_id = node_id_str(b, node_id, names)?;
             (
                 &names.node_started,
                 instance(py, &classes.node_started, &[(&names.node_id, &node_id)])?,
             )
         }
         Event::NodeCompleted { node_id, duration_ms, output } => {
-            let node_id = b.node_id(node_id, names)?;
+            let node_id = node_id_str(b, node_id, names)?;
             let duration_ms = match duration_ms {
                 Duration::None => py.None().into_bound(py),
                 Duration::Int(id) => b.value(id)?,
@@ -635,13 +411,13 @@ fn entry<'py>(
             (&names.node_completed, instance(py, &classes.node_completed, &fields)?)
         }
         Event::NodeFailed { node_id, error } => {
-            let node_id = b.node_id(node_id, names)?;
+            let node_id = node_id_str(b, node_id, names)?;
             let error = b.optional_value(error)?;
             let fields = [(&names.node_id, &node_id), (&names.error, &error)];
             (&names.node_failed, instance(py, &classes.node_failed, &fields)?)
         }
         Event::NodeEmit { node_id, kind, data, tool_call: _ } => {
-            let node_id = b.node_id(node_id, names)?;
+            let node_id = node_id_str(b, node_id, names)?;
             let kind = match kind {
                 Text::Default => name(&names.empty),
                 Text::Str(id) => b.cached_string(id)?,
@@ -677,38 +453,8 @@ fn entry<'py>(
     pair(py, event_type.bind(py).as_any(), payload).map(Some)
 }
 
-// ------------------------------------------------------------------ the class
 
-/// Raw bytes of a `bytes`, `bytearray` or `memoryview` (any buffer), without copying when
-/// the buffer is contiguous. A buffer export pins a `bytearray` so it cannot be resized.
-fn with_bytes<'py, R>(
-    data: &Bound<'py, PyAny>,
-    what: &str,
-    f: impl FnOnce(&[u8]) -> R,
-) -> PyResult<R> {
-    if let Ok(bytes) = data.cast::<PyBytes>() {
-        return Ok(f(bytes.as_bytes()));
-    }
-    // SAFETY: a live object; the GIL is held.
-    let is_buffer = unsafe { ffi::PyObject_CheckBuffer(data.as_ptr()) != 0 };
-    if data.is_instance_of::<PyString>() || !is_buffer {
-        return Err(PyTypeError::new_err(format!(
-            "{what} must be bytes, bytearray or memoryview, not {}",
-            type_name(data)
-        )));
-    }
-    if let Ok(buffer) = PyBuffer::<u8>::get(data) {
-        if buffer.is_c_contiguous() {
-            // SAFETY: the export is held (so the memory stays put) for the duration of `f`.
-            let slice = unsafe {
-                std::slice::from_raw_parts(buffer.buf_ptr() as *const u8, buffer.len_bytes())
-            };
-            return Ok(f(slice));
-        }
-    }
-    let copy = data.py().get_type::<PyBytes>().call1((data,))?;
-    Ok(f(copy.cast::<PyBytes>()?.as_bytes()))
-}
+// ------------------------------------------------------------------ the class
 
 /// Decodes the Daguito stream: raw WebSocket bytes (`feed`) or assembled messages
 /// (`decode`) to lists of `(event_type, payload)` tuples.

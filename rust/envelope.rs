@@ -160,7 +160,10 @@ mod tests {
             envelope(r#"{"type":"a","payload":[1],"type":"b","payload":{"x":1}}"#),
             r#""b" {"x":1}"#
         );
-        assert_eq!(envelope(r#"{"type":"a","type":5}"#), r#"rejected: message has no string "type""#);
+        assert_eq!(
+            envelope(r#"{"type":"a","type":5}"#),
+            r#"rejected: message has no string "type""#
+        );
         assert_eq!(envelope(r#"{"typ\u0065":"t\u00e9","p\u0061yload":{}}"#), r#""té" {}"#);
     }
 

@@ -72,7 +72,10 @@ mod tests {
         assert!(parse_message(&mut tape, br#"{"a":1}"#, true).is_ok());
         assert_eq!(parse_message(&mut tape, b"\"\xff\"", true).err(), Some(Malformed::NotUtf8));
         let error = parse_message(&mut tape, b"{", false).unwrap_err();
-        assert_eq!(error.to_string(), "message is not valid JSON: unexpected end of data at byte 1");
+        assert_eq!(
+            error.to_string(),
+            "message is not valid JSON: unexpected end of data at byte 1"
+        );
     }
 
     #[test]

@@ -36,8 +36,22 @@ def test_demo_accepts_genuine_and_rejects_tampered_deliveries() -> None:
 def test_demo_without_speed_table() -> None:
     result = run_cli("demo", "--no-speed")
     assert result.returncode == 0, result.stderr
-    assert "speed-up" not in result.stdout
-    assert "genuine        accepted" in result.stdout
+    out = result.stdout
+    assert "speed-up" not in out
+    assert "genuine        accepted" in out
+    # the Daguito walkthrough on the embedded emulator
+    assert "echo: Hello from the relaywire demo, streamed live" in out
+    assert "[tool] get_weather({'city': 'Lisbon'}) called by the flow" in out
+    assert 'flow answered: tool get_weather returned {"celsius":24' in out
+    assert "[progress] web_search: completed 100%" in out
+    assert "Uploaded demo.pdf" in out
+    assert "Ingested into src_demo" in out
+    assert "One-shot run exec_" in out and ": completed" in out
+    for step in ("stream a reply", "client tool call", "presigned upload", "one-shot run"):
+        assert step in out
+    # the Linktor walkthrough
+    assert "Realtime: message in conv_demo: 'Hello from relaywire!'" in out
+    assert "signature verified, tampered copy rejected" in out
 
 
 def test_no_command_prints_help_and_fails(capsys: pytest.CaptureFixture[str]) -> None:

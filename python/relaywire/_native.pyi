@@ -15,6 +15,7 @@ __all__ = [
     "STANDARD_ID_HEADER",
     "STANDARD_SIGNATURE_HEADER",
     "STANDARD_TIMESTAMP_HEADER",
+    "EnvelopeDecoder",
     "HmacVerifier",
     "InvalidHeaderError",
     "InvalidSecretError",
@@ -126,8 +127,8 @@ class HmacVerifier:
 
 # ----------------------------------------------------------------------- Daguito stream decoding
 
-#: A batch holds a control entry: ``ready``, ``session.started``, ``session.ended`` or
-#: ``malformed``.
+#: A batch holds a control entry: ``malformed`` (any decoder), or ``ready``,
+#: ``session.started`` or ``session.ended`` (:class:`StreamDecoder`).
 FLAG_CONTROL: Final = 1
 #: A batch holds a ``node.emit`` whose ``data.kind`` is ``"agent.tool_call_started"``.
 FLAG_TOOL_CALL: Final = 2
@@ -185,5 +186,44 @@ class StreamDecoder:
         """The last non-empty ``data.execution_id`` a frame carried; set None to forget it."""
     @execution_id.setter
     def execution_id(self, value: str | None) -> None: ...
+    @property
+    def max_message_size(self) -> int: ...
+
+# ----------------------------------------------------------------------- envelope decoding
+
+@final
+class EnvelopeDecoder:
+    """``{"type": ..., "payload": {...}}`` server frames (Linktor's realtime socket) to
+    ``(type, payload)`` entries.
+
+    ``payload`` is the payload object as ``json.loads`` returns it (a new ``dict``), or ``{}``
+    when the frame has none or ``null``; other keys of the frame are ignored. A message that is
+    not a JSON object, has no string type or has a payload that is not an object becomes
+    ``("malformed", reason)`` and sets :data:`FLAG_CONTROL`. Payload keys are passed on as sent
+    (no case conversion).
+    """
+
+    def __new__(
+        cls,
+        *,
+        type_key: str = "type",
+        payload_key: str = "payload",
+        max_message_size: int = 67108864,
+    ) -> EnvelopeDecoder: ...
+    def feed(
+        self, data: bytes | bytearray | memoryview
+    ) -> tuple[list[_Entry], int, list[bytes] | None, _CloseError | None]:
+        """Raw bytes read from the socket, as :meth:`StreamDecoder.feed`: ``(events, flags,
+        controls, error)``; after a protocol error (1002, 1007, 1009) no more events until
+        :meth:`reset`."""
+    def decode(self, message: str | bytes | bytearray | memoryview) -> tuple[list[_Entry], int]:
+        """One complete message: ``str`` for a text message, bytes for a binary one (which
+        must be UTF-8)."""
+    def reset(self) -> None:
+        """A new connection: forget partial frames, fragments and the error."""
+    @property
+    def type_key(self) -> str: ...
+    @property
+    def payload_key(self) -> str: ...
     @property
     def max_message_size(self) -> int: ...

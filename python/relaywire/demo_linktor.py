@@ -15,6 +15,7 @@ import time
 from typing import Any
 
 from linktor import LinktorAsyncClient
+from linktor.types.realtime import MessageEvent
 from linktor.utils.webhook import construct_event, verify_webhook
 from linktor.websocket import LinktorWebSocket
 
@@ -38,7 +39,9 @@ class _Receiver(http.server.BaseHTTPRequestHandler):
         pass
 
 
-async def _demo(base_url: str, hook_url: str, deliveries: queue.Queue[Any]) -> list[tuple[str, float]]:
+async def _demo(
+    base_url: str, hook_url: str, deliveries: queue.Queue[Any]
+) -> list[tuple[str, float]]:
     rows: list[tuple[str, float]] = []
     start = time.perf_counter()
 
@@ -66,10 +69,9 @@ async def _demo(base_url: str, hook_url: str, deliveries: queue.Queue[Any]) -> l
             print(f"  Sent message {sent.id}: {sent.text!r}")
             lap("send a message")
             async for event in realtime:
-                if getattr(event, "type", None) == "message":
-                    print(
-                        f"  Realtime: message in {event.conversation_id}: {event.message.text!r}"
-                    )
+                if isinstance(event, MessageEvent):
+                    text = event.message.text
+                    print(f"  Realtime: message in {event.conversation_id}: {text!r}")
                     break
             lap("receive it on the socket")
         finally:
@@ -78,11 +80,11 @@ async def _demo(base_url: str, hook_url: str, deliveries: queue.Queue[Any]) -> l
     headers, body = await asyncio.to_thread(deliveries.get, True, 10)
     genuine = verify_webhook(body, headers, hook.secret)
     tampered = verify_webhook(body.replace(b"Hello", b"Howdy"), headers, hook.secret)
-    event = construct_event(body, headers, hook.secret)
+    delivered = construct_event(body, headers, hook.secret)
     print(
         f"  Webhook {headers.get('x-linktor-event')}: signature "
         f"{'verified' if genuine else 'REJECTED'}, tampered copy "
-        f"{'accepted' if tampered else 'rejected'}, event type {event.type}"
+        f"{'accepted' if tampered else 'rejected'}, event type {delivered.type}"
     )
     lap("receive and verify the webhook")
     return rows

@@ -3,9 +3,9 @@
 //! control frames and the RFC 6455 error handed back. What a message becomes is the
 //! [`MessageDecode`] implementation's business.
 
+use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
-use pyo3::ffi;
 
 use super::objects::{append, owned, with_bytes};
 use crate::message::FLAG_CONTROL;
@@ -46,7 +46,11 @@ impl<D: MessageDecode> Framed<D> {
     }
 
     /// Raw bytes read from the socket (after the HTTP handshake).
-    pub fn feed<'py>(&mut self, py: Python<'py>, data: &Bound<'py, PyAny>) -> PyResult<FeedResult<'py>> {
+    pub fn feed<'py>(
+        &mut self,
+        py: Python<'py>,
+        data: &Bound<'py, PyAny>,
+    ) -> PyResult<FeedResult<'py>> {
         let events = PyList::empty(py);
         if let Some(error) = &self.error {
             return Ok((events, 0, None, Some(error.bind(py).clone())));

@@ -1,6 +1,9 @@
 //! The pyo3 layer: converts Python arguments at the edge and calls the plain-Rust schemes.
 
 mod args;
+mod envelope;
+mod framed;
+mod objects;
 mod stream;
 mod webhooks;
 
@@ -16,6 +19,9 @@ mod _native {
 
     #[pymodule_export]
     use super::stream::StreamDecoder;
+
+    #[pymodule_export]
+    use super::envelope::EnvelopeDecoder;
 
     use pyo3::prelude::*;
 

@@ -106,7 +106,12 @@ impl StringCache {
         Self { slots: (0..CACHE_SLOTS).map(|_| None).collect() }
     }
 
-    pub fn get<'py>(&mut self, py: Python<'py>, bytes: &[u8], s: Str) -> PyResult<Bound<'py, PyAny>> {
+    pub fn get<'py>(
+        &mut self,
+        py: Python<'py>,
+        bytes: &[u8],
+        s: Str,
+    ) -> PyResult<Bound<'py, PyAny>> {
         let len = bytes.len();
         if len > CACHE_MAX_BYTES {
             return new_str(py, bytes, s.is_ascii(), s.has_surrogates());
@@ -215,7 +220,6 @@ impl<'py> Builder<'_, '_, 'py> {
         }
     }
 }
-
 
 /// A 2-tuple, built directly.
 pub fn pair<'py>(

@@ -9,17 +9,18 @@
 
 use std::ptr;
 
-use pyo3::buffer::PyBuffer;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyList, PyString, PyTuple, PyType};
+use pyo3::types::{PyList, PyString, PyType};
 
 use super::args::type_name;
-use crate::daguito::{self, classify, parse_message, Duration, Event, Malformed, Text};
-use crate::json::{Doc, Node, NodeId, Str, Tape};
-use crate::wsframe::{FeedError, Frame, FrameParser};
-
+use super::framed::{FeedResult, Framed, MessageDecode};
+use super::objects::{
+    check_python_int_digits, new_str, owned, pair, Builder, StringCache, KEEP_TAPE_BYTES,
+};
+use crate::daguito::{self, classify, parse_message, Duration, Event, Text, FLAG_CONTROL};
+use crate::json::{Doc, NodeId, Tape};
 
 /// Defines a struct of interned Python strings and its constructor.
 macro_rules! interned {
@@ -179,7 +180,6 @@ impl Classes {
     }
 }
 
-
 // ------------------------------------------------------------------ payloads
 
 /// A payload instance built without `__init__`: `object.__new__(cls)`, then every field set
@@ -209,7 +209,6 @@ fn instance<'py>(
     }
 }
 
-
 /// A node id string (cached), or `""` when the frame has none.
 fn node_id_str<'py>(
     b: &mut Builder<'_, '_, 'py>,
@@ -221,7 +220,6 @@ fn node_id_str<'py>(
         None => Ok(names.empty.bind(b.py).clone().into_any()),
     }
 }
-
 
 // ------------------------------------------------------------------ decoding
 
@@ -453,21 +451,14 @@ fn entry<'py>(
     pair(py, event_type.bind(py).as_any(), payload).map(Some)
 }
 
-
 // ------------------------------------------------------------------ the class
 
 /// Decodes the Daguito stream: raw WebSocket bytes (`feed`) or assembled messages
 /// (`decode`) to lists of `(event_type, payload)` tuples.
 #[pyclass(module = "relaywire._native")]
 pub struct StreamDecoder {
-    frames: FrameParser,
-    decoder: MessageDecoder,
-    /// `(code, reason)` once the parser has stopped.
-    error: Option<Py<PyTuple>>,
+    inner: Framed<MessageDecoder>,
 }
-
-type FeedResult<'py> =
-    (Bound<'py, PyList>, u8, Option<Bound<'py, PyList>>, Option<Bound<'py, PyTuple>>);
 
 #[pymethods]
 impl StreamDecoder {
@@ -483,23 +474,20 @@ impl StreamDecoder {
         let Ok(max_message_size) = u64::try_from(max_message_size) else {
             return Err(PyValueError::new_err("max_message_size must be an int >= 0"));
         };
-        Ok(Self {
-            frames: FrameParser::new(max_message_size),
-            decoder: MessageDecoder {
-                tape: Tape::new(),
-                names: Names::new(py),
-                classes: Classes::new(event_classes)?,
-                cache: StringCache::new(),
-                default_webhook_id: PyString::new(py, default_webhook_id).unbind(),
-                collect_text: false,
-                emit_tokens: true,
-                text: Vec::new(),
-                text_chars: 0,
-                text_surrogates: false,
-                execution_id: None,
-            },
-            error: None,
-        })
+        let decoder = MessageDecoder {
+            tape: Tape::new(),
+            names: Names::new(py),
+            classes: Classes::new(event_classes)?,
+            cache: StringCache::new(),
+            default_webhook_id: PyString::new(py, default_webhook_id).unbind(),
+            collect_text: false,
+            emit_tokens: true,
+            text: Vec::new(),
+            text_chars: 0,
+            text_surrogates: false,
+            execution_id: None,
+        };
+        Ok(Self { inner: Framed::new(max_message_size, decoder) })
     }
 
     /// Raw bytes read from the socket (after the HTTP handshake). Returns
@@ -509,39 +497,7 @@ impl StreamDecoder {
         py: Python<'py>,
         data: &Bound<'py, PyAny>,
     ) -> PyResult<FeedResult<'py>> {
-        let events = PyList::empty(py);
-        if let Some(error) = &self.error {
-            return Ok((events, 0, None, Some(error.bind(py).clone())));
-        }
-        let mut flags = 0;
-        let mut controls: Option<Bound<'py, PyList>> = None;
-        let Self { frames, decoder, .. } = self;
-        let result = with_bytes(data, "data", |input| {
-            frames.feed(input, |frame| {
-                let entry = match frame {
-                    Frame::Text(text) => decoder.message(py, text.as_bytes(), false, &mut flags)?,
-                    Frame::Binary(bytes) => decoder.message(py, bytes, true, &mut flags)?,
-                    Frame::Control(raw) => {
-                        let controls = controls.get_or_insert_with(|| PyList::empty(py));
-                        return append(controls, PyBytes::new(py, raw).as_any());
-                    }
-                };
-                entry.map_or(Ok(()), |entry| append(&events, &entry))
-            })
-        })?;
-        match result {
-            Ok(()) => {}
-            Err(FeedError::Callback(error)) => {
-                // The rest of the input was not read, so the stream cannot be resumed.
-                self.error = Some((1011, "internal error").into_pyobject(py)?.unbind());
-                return Err(error);
-            }
-            Err(FeedError::Protocol(error)) => {
-                self.error = Some((error.code, error.reason).into_pyobject(py)?.unbind());
-            }
-        }
-        let error = self.error.as_ref().map(|e| e.bind(py).clone());
-        Ok((events, flags, controls, error))
+        self.inner.feed(py, data)
     }
 
     /// One complete message (`str` for a text message, bytes for a binary one). Returns
@@ -551,94 +507,72 @@ impl StreamDecoder {
         py: Python<'py>,
         message: &Bound<'py, PyAny>,
     ) -> PyResult<(Bound<'py, PyList>, u8)> {
-        let mut flags = 0;
-        let entry = if let Ok(text) = message.cast::<PyString>() {
-            if let Ok(text) = text.to_str() {
-                self.decoder.message(py, text.as_bytes(), false, &mut flags)?
-            } else {
-                // json.loads would keep them; a WebSocket text message cannot hold them.
-                flags |= daguito::FLAG_CONTROL;
-                let reason = PyString::new(py, "message str holds lone surrogates").into_any();
-                Some(pair(py, self.decoder.names.malformed.bind(py).as_any(), reason)?)
-            }
-        } else {
-            with_bytes(message, "message", |bytes| {
-                self.decoder.message(py, bytes, true, &mut flags)
-            })??
-        };
-        // One message has at most one entry: the list is made at its final size.
-        let events = match entry {
-            // SAFETY: a new 1-item list gets its slot filled with an owned reference.
-            Some(entry) => unsafe {
-                let list = owned(py, ffi::PyList_New(1))?;
-                ffi::PyList_SET_ITEM(list.as_ptr(), 0, entry.into_ptr());
-                list.cast_into_unchecked()
-            },
-            None => PyList::empty(py),
-        };
-        Ok((events, flags))
+        self.inner.decode(py, message)
     }
 
     /// A new connection: forgets partial frames, fragments and any error; keeps the text.
     fn reset(&mut self) {
-        self.frames.reset();
-        self.error = None;
+        self.inner.reset();
     }
 
     #[getter]
     fn collect_text(&self) -> bool {
-        self.decoder.collect_text
+        self.inner.decoder.collect_text
     }
 
     #[setter]
     fn set_collect_text(&mut self, value: bool) {
-        self.decoder.collect_text = value;
+        self.inner.decoder.collect_text = value;
     }
 
     #[getter]
     fn emit_tokens(&self) -> bool {
-        self.decoder.emit_tokens
+        self.inner.decoder.emit_tokens
     }
 
     #[setter]
     fn set_emit_tokens(&mut self, value: bool) {
-        self.decoder.emit_tokens = value;
+        self.inner.decoder.emit_tokens = value;
     }
 
     /// Returns the collected token text and clears it.
     fn take_text<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        self.decoder.take_text(py)
+        self.inner.decoder.take_text(py)
     }
 
     /// Characters collected so far.
     #[getter]
     fn text_length(&self) -> usize {
-        self.decoder.text_chars
+        self.inner.decoder.text_chars
     }
 
     /// The last non-empty `data.execution_id` a frame carried, or None; settable (to None, to
     /// start a new turn).
     #[getter]
     fn execution_id(&self) -> Option<String> {
-        self.decoder.execution_id.as_deref().map(|id| String::from_utf8_lossy(id).into_owned())
+        self.inner
+            .decoder
+            .execution_id
+            .as_deref()
+            .map(|id| String::from_utf8_lossy(id).into_owned())
     }
 
     #[setter]
     fn set_execution_id(&mut self, value: Option<String>) {
-        self.decoder.execution_id = value.map(String::into_bytes);
+        self.inner.decoder.execution_id = value.map(String::into_bytes);
     }
 
     #[getter]
     fn max_message_size(&self) -> u64 {
-        self.frames.max_message_size()
+        self.inner.frames.max_message_size()
     }
 
     fn __repr__(&self) -> String {
         format!(
             "StreamDecoder(collect_text={}, emit_tokens={}, max_message_size={})",
-            if self.decoder.collect_text { "True" } else { "False" },
-            if self.decoder.emit_tokens { "True" } else { "False" },
-            self.frames.max_message_size()
+            if self.inner.decoder.collect_text { "True" } else { "False" },
+            if self.inner.decoder.emit_tokens { "True" } else { "False" },
+            self.inner.frames.max_message_size()
         )
     }
 }

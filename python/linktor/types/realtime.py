@@ -57,6 +57,9 @@ class MessageStatusEvent(LinktorModel):
     # An enum member when it is one of the SDK's statuses, else the string as sent.
     status: MessageStatus | str = Field(union_mode="left_to_right")
     timestamp: datetime | None = None
+    #: The message as it is now, when the server sends it (the self-hosted server's
+    #: ``message_updated`` frame does).
+    message: Message | None = None
 
 
 class TypingEvent(LinktorModel):

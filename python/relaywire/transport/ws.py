@@ -313,6 +313,9 @@ class FastWebSocket(asyncio.Protocol):
     def eof_received(self) -> bool | None:
         with contextlib.suppress(Exception):
             self._protocol.receive_eof()
+        if self._head_done:
+            # A refusal without Content-Length ends its body with the connection.
+            self._check_refusal()
         return None
 
     def connection_lost(self, exc: Exception | None) -> None:

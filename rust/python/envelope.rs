@@ -1,0 +1,150 @@
+//! `relaywire._native.EnvelopeDecoder`: WebSocket bytes of a `{"type", "payload"}` protocol
+//! (Linktor's realtime socket) to `(type, payload)` tuples in one call.
+//!
+//! The frame parser, the JSON tape and the envelope rules ([`crate::envelope`]) are plain
+//! Rust; this layer builds the type string (interned, cached) and the payload dict exactly as
+//! `json.loads` would.
+
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PyString};
+
+use super::framed::{FeedResult, Framed, MessageDecode};
+use super::objects::{check_python_int_digits, pair, Builder, StringCache, KEEP_TAPE_BYTES};
+use crate::envelope::{classify, Envelope, Keys};
+use crate::json::Tape;
+use crate::message::{parse_message, FLAG_CONTROL};
+
+/// The message-level state: keys, tape and string cache.
+struct Envelopes {
+    keys: Keys,
+    tape: Tape,
+    cache: StringCache,
+    malformed: Py<PyString>,
+}
+
+impl MessageDecode for Envelopes {
+    fn message<'py>(
+        &mut self,
+        py: Python<'py>,
+        message: &[u8],
+        binary: bool,
+        flags: &mut u8,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let result = match parse_message(&mut self.tape, message, binary) {
+            Ok(doc) => match check_python_int_digits(py, &doc)? {
+                Err(too_long) => Err(too_long.to_string()),
+                Ok(()) => match classify(&doc, &self.keys) {
+                    Err(rejected) => Err(rejected.describe(&self.keys).to_string()),
+                    Ok(Envelope { type_, payload }) => {
+                        let mut b = Builder { py, doc: &doc, cache: &mut self.cache };
+                        let type_ = b.cached_string(type_)?;
+                        let payload = match payload {
+                            Some(id) => b.value(id)?,
+                            None => PyDict::new(py).into_any(),
+                        };
+                        Ok(pair(py, &type_, payload)?)
+                    }
+                },
+            },
+            Err(malformed) => Err(malformed.to_string()),
+        };
+        if message.len() > KEEP_TAPE_BYTES {
+            self.tape.shrink(KEEP_TAPE_BYTES);
+        }
+        match result {
+            Ok(entry) => Ok(Some(entry)),
+            Err(reason) => {
+                *flags |= FLAG_CONTROL;
+                self.malformed(py, &reason).map(Some)
+            }
+        }
+    }
+
+    fn malformed<'py>(&self, py: Python<'py>, reason: &str) -> PyResult<Bound<'py, PyAny>> {
+        pair(py, self.malformed.bind(py).as_any(), PyString::new(py, reason).into_any())
+    }
+}
+
+/// Decodes a `{"type": ..., "payload": {...}}` stream: raw WebSocket bytes (`feed`) or
+/// assembled messages (`decode`) to lists of `(type, payload)` tuples.
+#[pyclass(module = "relaywire._native")]
+pub struct EnvelopeDecoder {
+    inner: Framed<Envelopes>,
+}
+
+#[pymethods]
+impl EnvelopeDecoder {
+    // `max_message_size` defaults to 64 MiB, spelled as a literal so that the signature shows it.
+    #[new]
+    #[pyo3(signature = (*, type_key = "type", payload_key = "payload", max_message_size = 67108864))]
+    fn new(
+        py: Python<'_>,
+        type_key: &str,
+        payload_key: &str,
+        max_message_size: i128,
+    ) -> PyResult<Self> {
+        let Ok(max_message_size) = u64::try_from(max_message_size) else {
+            return Err(PyValueError::new_err("max_message_size must be an int >= 0"));
+        };
+        let keys = Keys::new(type_key, payload_key)
+            .map_err(|_| PyValueError::new_err("type_key and payload_key must differ"))?;
+        let envelopes = Envelopes {
+            keys,
+            tape: Tape::new(),
+            cache: StringCache::new(),
+            malformed: PyString::intern(py, "malformed").unbind(),
+        };
+        Ok(Self { inner: Framed::new(max_message_size, envelopes) })
+    }
+
+    /// Raw bytes read from the socket (after the HTTP handshake). Returns
+    /// `(events, flags, controls, error)`.
+    fn feed<'py>(
+        &mut self,
+        py: Python<'py>,
+        data: &Bound<'py, PyAny>,
+    ) -> PyResult<FeedResult<'py>> {
+        self.inner.feed(py, data)
+    }
+
+    /// One complete message (`str` for a text message, bytes for a binary one). Returns
+    /// `(events, flags)`.
+    fn decode<'py>(
+        &mut self,
+        py: Python<'py>,
+        message: &Bound<'py, PyAny>,
+    ) -> PyResult<(Bound<'py, PyList>, u8)> {
+        self.inner.decode(py, message)
+    }
+
+    /// A new connection: forgets partial frames, fragments and any error.
+    fn reset(&mut self) {
+        self.inner.reset();
+    }
+
+    #[getter]
+    fn type_key(&self) -> &str {
+        self.inner.decoder.keys.type_key()
+    }
+
+    #[getter]
+    fn payload_key(&self) -> &str {
+        self.inner.decoder.keys.payload_key()
+    }
+
+    #[getter]
+    fn max_message_size(&self) -> u64 {
+        self.inner.frames.max_message_size()
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        let keys = &self.inner.decoder.keys;
+        Ok(format!(
+            "EnvelopeDecoder(type_key={}, payload_key={}, max_message_size={})",
+            PyString::new(py, keys.type_key()).repr()?,
+            PyString::new(py, keys.payload_key()).repr()?,
+            self.inner.frames.max_message_size()
+        ))
+    }
+}

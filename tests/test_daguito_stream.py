@@ -667,3 +667,22 @@ async def test_malformed_and_unknown_frames_do_not_break_the_stream() -> None:
     assert seen[1][1] == daguito.UnknownFrameEvent(
         "brand.new", {"type": "brand.new", "data": {"x": 1}}
     )
+
+
+def test_sync_twins_for_one_shot_runs_and_tools(emu: Emulator) -> None:
+    result = daguito.run_webhook_stream_sync(
+        WebhookRunStreamInput(api_url=emu.url, webhook_id=WEBHOOK, token=TOKEN, text="sync run")
+    )
+    assert result.output == {"content": "echo: sync run "}
+    with SyncWebhookStreamSession(options(emu)) as session:
+        session.register_tool(
+            ToolSpec("double", "", {"type": "object"}, 5000), lambda a: a["n"] * 2
+        )
+        tokens: list[str] = []
+        session.on("node.token", lambda ev: tokens.append(ev.text))
+        assert session.collect_text(text_message('/tool double {"n": 21}')) == (
+            "tool double returned 42"
+        )
+        assert tokens == ["tool double returned 42"]
+        session.send_raw({"type": "ping"})  # answered with a pong, which is not an event
+        assert session.session_key.startswith("py_")

@@ -49,9 +49,8 @@ unsafe fn hex_lower_sse2(tag: &Tag) -> [u8; HEX_LEN] {
         let bytes = _mm_loadu_si128(tag.as_ptr().add(16 * half).cast());
         let high = _mm_and_si128(_mm_srli_epi16(bytes, 4), nibble);
         let low = _mm_and_si128(bytes, nibble);
-        for (i, nibbles) in [_mm_unpacklo_epi8(high, low), _mm_unpackhi_epi8(high, low)]
-            .into_iter()
-            .enumerate()
+        for (i, nibbles) in
+            [_mm_unpacklo_epi8(high, low), _mm_unpackhi_epi8(high, low)].into_iter().enumerate()
         {
             let letters = _mm_and_si128(_mm_cmpgt_epi8(nibbles, nine), gap);
             let digits = _mm_add_epi8(_mm_add_epi8(nibbles, zero), letters);
@@ -155,7 +154,8 @@ mod tests {
     #[test]
     fn hex_lower_matches_scalar() {
         for seed in 0..=255u8 {
-            let tag: Tag = core::array::from_fn(|i| seed.wrapping_mul(31).wrapping_add(i as u8 * 8));
+            let tag: Tag =
+                core::array::from_fn(|i| seed.wrapping_mul(31).wrapping_add(i as u8 * 8));
             assert_eq!(hex_lower(&tag), hex_lower_scalar(&tag));
         }
         let all: Vec<u8> = (0..=255u8).collect();

@@ -86,6 +86,7 @@ pub fn batch_body<'a>(obj: &'a Bound<'_, PyAny>) -> PyResult<Option<Cow<'a, [u8]
 
 /// A signature or secret given as `str` or `bytes`, borrowed. `Ok(None)` for a `str` with no
 /// UTF-8 form.
+#[inline]
 pub fn text_bytes<'a>(obj: &'a Bound<'_, PyAny>, what: &str) -> PyResult<Option<&'a [u8]>> {
     if let Ok(text) = obj.cast::<PyString>() {
         return Ok(text.to_str().ok().map(str::as_bytes));
@@ -162,13 +163,13 @@ fn header_pair<'py>(pair: &Bound<'py, PyAny>) -> PyResult<(Bound<'py, PyAny>, Bo
 
 /// Fills `found[i]` with the first pair whose name matches `names[i]` case-insensitively,
 /// reading `pairs` once.
-fn scan_pairs<'py, const N: usize>(
-    pairs: &Bound<'py, PyAny>,
+fn fill_from_pairs<'py, const N: usize>(
+    pairs: impl Iterator<Item = PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)>>,
     names: &[&str; N],
     found: &mut [Option<Bound<'py, PyAny>>; N],
 ) -> PyResult<()> {
-    for pair in pairs.try_iter()? {
-        let (name, value) = header_pair(&pair?)?;
+    for pair in pairs {
+        let (name, value) = pair?;
         let Some(name) = header_bytes(&name) else {
             continue;
         };
@@ -183,6 +184,15 @@ fn scan_pairs<'py, const N: usize>(
         }
     }
     Ok(())
+}
+
+/// [`fill_from_pairs`] over an iterable of `(name, value)` pairs.
+fn scan_pairs<'py, const N: usize>(
+    pairs: &Bound<'py, PyAny>,
+    names: &[&str; N],
+    found: &mut [Option<Bound<'py, PyAny>>; N],
+) -> PyResult<()> {
+    fill_from_pairs(pairs.try_iter()?.map(|pair| header_pair(&pair?)), names, found)
 }
 
 /// Looks headers up by their lowercase names (given as interned Python strings) in any
@@ -208,9 +218,11 @@ pub fn lookup_headers<'py, const N: usize>(
         for (slot, name) in found.iter_mut().zip(names) {
             *slot = dict.get_item(name)?;
         }
-        // Names missed by their exact spelling may be there in another case.
+        // Names missed by their exact spelling may be there in another case. Reading the
+        // entries in place (no `items()` list of tuples) runs no Python code, so the dict
+        // cannot change under the iterator.
         if found.iter().any(Option::is_none) {
-            scan_pairs(&dict.items().into_any(), &texts()?, &mut found)?;
+            fill_from_pairs(dict.iter().map(Ok), &texts()?, &mut found)?;
         }
     } else if headers.hasattr(items)? {
         // Header classes answer `get` case-insensitively; a plain mapping may not.
@@ -237,17 +249,40 @@ pub fn lookup_headers<'py, const N: usize>(
 /// The window `now ± tolerance` in nanoseconds. `now` defaults to the system clock; both
 /// may be fractional. The tolerance must be a finite number of seconds >= 0.
 pub fn window(tolerance: f64, now: Option<f64>) -> PyResult<Window> {
+    Ok(window_args(tolerance, now)?.window())
+}
+
+/// The arguments of [`window`], checked, with the system clock not read yet: a check that
+/// may not need the time (no timestamp header) reads it only when it does.
+#[derive(Debug, Clone, Copy)]
+pub struct WindowArgs {
+    now_nanos: Option<i128>,
+    tolerance_nanos: i128,
+}
+
+impl WindowArgs {
+    /// The window, reading the system clock if `now` was not given.
+    pub fn window(self) -> Window {
+        let now_nanos = self.now_nanos.unwrap_or_else(|| {
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |elapsed| i128::try_from(elapsed.as_nanos()).unwrap_or(i128::MAX))
+        });
+        Window { now_nanos, tolerance_nanos: self.tolerance_nanos }
+    }
+}
+
+/// Checks the arguments of [`window`], raising as it does, without reading the clock.
+pub fn window_args(tolerance: f64, now: Option<f64>) -> PyResult<WindowArgs> {
     if !(tolerance.is_finite() && tolerance >= 0.0) {
         return Err(PyValueError::new_err("tolerance must be a finite number of seconds >= 0"));
     }
     let now_nanos = match now {
-        Some(seconds) if seconds.is_finite() => nanos_from_seconds(seconds),
+        Some(seconds) if seconds.is_finite() => Some(nanos_from_seconds(seconds)),
         Some(_) => return Err(PyValueError::new_err("now must be a finite number of seconds")),
-        None => SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |elapsed| i128::try_from(elapsed.as_nanos()).unwrap_or(i128::MAX)),
+        None => None,
     };
-    Ok(Window { now_nanos, tolerance_nanos: nanos_from_seconds(tolerance) })
+    Ok(WindowArgs { now_nanos, tolerance_nanos: nanos_from_seconds(tolerance) })
 }
 
 /// Collects any iterable into a list of bound objects.

@@ -12,7 +12,7 @@ use pyo3::types::PyBytes;
 
 use super::args::{
     batch_body, check_same_length, collect, lookup_headers, text_bytes, type_name, window,
-    with_body, BodyError, HeaderValue, MAX_HEADER_BYTES,
+    window_args, with_body, BodyError, HeaderValue, MAX_HEADER_BYTES,
 };
 use crate::batch::{check_batch, is_large};
 use crate::generic::{GenericKey, TagEncoding};
@@ -189,21 +189,62 @@ thread_local! {
     /// with the same secret for every request. The key is lent out as an `Rc`, so nothing
     /// stays borrowed while Python code (a header mapping's `get`, say) runs and perhaps
     /// calls back in.
-    static LAST_LINKTOR_KEY: RefCell<Option<(Vec<u8>, Rc<LinktorKey>)>> = const { RefCell::new(None) };
+    static LAST_LINKTOR_KEY: RefCell<Option<CachedKey>> = const { RefCell::new(None) };
 }
 
-fn linktor_key(secret: &[u8]) -> Rc<LinktorKey> {
-    LAST_LINKTOR_KEY.with(|cell| {
+struct CachedKey {
+    /// The secret object last seen. Holding it means no other object can have its address
+    /// while it is cached, so the same address is the same (immutable) `str` or `bytes`, and
+    /// a receiver passing its one secret object skips reading and comparing the text.
+    object: Py<PyAny>,
+    text: Vec<u8>,
+    key: Rc<LinktorKey>,
+}
+
+/// The key of `secret`: the cached one if `secret` is the object cached last, else that of
+/// the bytes `read` gives (`None`: answer without a key), cached unless empty.
+fn linktor_key<'a, 'py>(
+    secret: &'a Bound<'py, PyAny>,
+    read: impl FnOnce(&'a Bound<'py, PyAny>) -> PyResult<Option<&'a [u8]>>,
+) -> PyResult<Option<Rc<LinktorKey>>> {
+    let same_object = LAST_LINKTOR_KEY.with(|cell| {
+        let cached = cell.borrow();
+        let cached = cached.as_ref().filter(|cached| cached.object.as_ptr() == secret.as_ptr());
+        cached.map(|cached| Rc::clone(&cached.key))
+    });
+    if same_object.is_some() {
+        return Ok(same_object);
+    }
+    let Some(text) = read(secret)? else {
+        return Ok(None);
+    };
+    if text.is_empty() {
+        // Only signing gets here. Not cached, so that an object found in the cache is always a
+        // secret the verify functions accept (they answer `False` for an empty one before
+        // reading the payload).
+        return Ok(Some(Rc::new(LinktorKey::new(text))));
+    }
+    let (key, replaced) = LAST_LINKTOR_KEY.with(|cell| {
         let mut cached = cell.borrow_mut();
-        match cached.as_ref() {
-            Some((known, key)) if known.as_slice() == secret => Rc::clone(key),
-            _ => {
-                let key = Rc::new(LinktorKey::new(secret));
-                *cached = Some((secret.to_vec(), Rc::clone(&key)));
-                key
-            }
-        }
-    })
+        let key = match cached.as_ref() {
+            Some(known) if known.text.as_slice() == text => Rc::clone(&known.key),
+            _ => Rc::new(LinktorKey::new(text)),
+        };
+        let entry = CachedKey {
+            object: secret.clone().unbind(),
+            text: text.to_vec(),
+            key: Rc::clone(&key),
+        };
+        (key, cached.replace(entry))
+    });
+    // Dropped once the cell is released: dropping the old secret object may run Python code.
+    drop(replaced);
+    Ok(Some(key))
+}
+
+/// A secret for the verify functions: text with a UTF-8 form, non-empty, else `None`.
+fn verifying_secret<'a>(secret: &'a Bound<'_, PyAny>) -> PyResult<Option<&'a [u8]>> {
+    Ok(text_bytes(secret, "secret")?.filter(|text| !text.is_empty()))
 }
 
 fn linktor_verify_request(
@@ -214,7 +255,8 @@ fn linktor_verify_request(
     now: Option<f64>,
 ) -> PyResult<bool> {
     let py = headers.py();
-    let window = window(tolerance, now)?;
+    // The clock is read only if there is a timestamp to check.
+    let window = window_args(tolerance, now)?;
     let [signature, timestamp] = lookup_headers(
         headers,
         [intern!(py, linktor::SIGNATURE_HEADER), intern!(py, linktor::TIMESTAMP_HEADER)],
@@ -223,7 +265,7 @@ fn linktor_verify_request(
         return Ok(false);
     }
     Ok(with_body(payload, |body| {
-        key.verify_request(body, signature.as_option(), timestamp.as_option(), window)
+        key.verify_request(body, signature.as_option(), timestamp.as_option(), || window.window())
     })?
     .unwrap_or(false))
 }
@@ -238,8 +280,8 @@ pub fn linktor_signature(
     payload: &Bound<'_, PyAny>,
     secret: &Bound<'_, PyAny>,
 ) -> PyResult<String> {
-    let secret = secret_bytes(secret)?;
-    let key = linktor_key(secret);
+    let key = linktor_key(secret, |secret| secret_bytes(secret).map(Some))?
+        .expect("a readable secret always has a key");
     let hex = with_body(payload, |body| key.sign(body))?.map_err(signing_body_error)?;
     Ok(hex_string(&hex))
 }
@@ -254,13 +296,12 @@ pub fn verify_linktor(
     let Some(signature) = signature_bytes(signature)? else {
         return Ok(false);
     };
-    let Some(secret) = text_bytes(secret, "secret")? else {
+    let Some(key) = linktor_key(secret, verifying_secret)? else {
         return Ok(false);
     };
-    if secret.is_empty() || signature.is_empty() {
+    if signature.is_empty() {
         return Ok(false);
     }
-    let key = linktor_key(secret);
     Ok(with_body(payload, |body| key.verify(body, signature))?.unwrap_or(false))
 }
 
@@ -274,13 +315,10 @@ pub fn verify_linktor_request(
     tolerance: f64,
     now: Option<f64>,
 ) -> PyResult<bool> {
-    let Some(secret) = text_bytes(secret, "secret")? else {
+    let Some(key) = linktor_key(secret, verifying_secret)? else {
         return Ok(false);
     };
-    if secret.is_empty() {
-        return Ok(false);
-    }
-    linktor_verify_request(&linktor_key(secret), payload, headers, tolerance, now)
+    linktor_verify_request(&key, payload, headers, tolerance, now)
 }
 
 /// A Linktor verifier keyed once, for receivers that verify every request.

@@ -686,3 +686,13 @@ def test_sync_twins_for_one_shot_runs_and_tools(emu: Emulator) -> None:
         assert tokens == ["tool double returned 42"]
         session.send_raw({"type": "ping"})  # answered with a pong, which is not an event
         assert session.session_key.startswith("py_")
+
+
+async def test_events_consumed_by_listeners_are_not_kept_in_the_backlog(emu: Emulator) -> None:
+    # With only on() listeners, nothing accumulates for iterators that may never come.
+    async with WebhookStreamSession(options(emu)) as session:
+        tokens: list[str] = []
+        session.on("node.token", lambda ev: tokens.append(ev.text))
+        await session.run_turn(text_message("/stream 300"))
+        assert len(tokens) == 300
+        assert len(session._backlog) == 1  # only "ready", which arrived before the listener

@@ -149,8 +149,7 @@ async def send(
     included. ``idempotent`` overrides the method's idempotency (a POST that only reads may
     say True; a retry then never depends on an ``Idempotency-Key``).
     """
-    retryable = retry is not None and _retryable(method, kwargs.get("headers"), idempotent)
-    policy = retry if retryable else None
+    policy = _policy(retry, method, kwargs.get("headers"), idempotent)
     if total_timeout is None:
         return await _send_with_retries(client, method, url, policy, on_retry, kwargs)
     try:
@@ -166,30 +165,64 @@ async def send(
         ) from err
 
 
+def _policy(
+    retry: RetryPolicy | None,
+    method: str,
+    headers: Mapping[str, str] | None,
+    idempotent: bool | None,
+) -> RetryPolicy:
+    if retry is None or not _retryable(method, headers, idempotent):
+        return NO_RETRY
+    return retry
+
+
+def _next_delay(
+    policy: RetryPolicy,
+    attempt: int,
+    response: httpx.Response | None,
+    error: httpx.HTTPError | None,
+    method: str,
+    url: str,
+    on_retry: Callable[[int, float, httpx.Response | None], None] | None,
+) -> float | None:
+    """Seconds to wait before the next attempt, None when ``response`` is the answer; raises
+    the wrapped transport error when ``error`` is final."""
+    if error is not None:
+        delay = policy.delay_for(attempt, None)
+        if delay is None:
+            raise _wrap(error, method, url) from error
+    else:
+        assert response is not None
+        if response.status_code < 400:
+            return None
+        delay = policy.delay_for(attempt, response)
+        if delay is None:
+            return None
+    if on_retry is not None:
+        on_retry(attempt + 1, delay, response)
+    return delay
+
+
 async def _send_with_retries(
     client: httpx.AsyncClient,
     method: str,
     url: str,
-    retry: RetryPolicy | None,
+    policy: RetryPolicy,
     on_retry: Callable[[int, float, httpx.Response | None], None] | None,
     kwargs: dict[str, Any],
 ) -> httpx.Response:
-    policy = retry or NO_RETRY
     attempt = 0
     while True:
         response: httpx.Response | None = None
+        error: httpx.HTTPError | None = None
         try:
             response = await client.request(method, url, **kwargs)
         except httpx.HTTPError as err:
-            delay = policy.delay_for(attempt, None)
-            if delay is None:
-                raise _wrap(err, method, url) from err
-        else:
-            delay = policy.delay_for(attempt, response) if response.status_code >= 400 else None
-            if delay is None:
-                return response
-        if on_retry is not None:
-            on_retry(attempt + 1, delay, response)
+            error = err
+        delay = _next_delay(policy, attempt, response, error, method, url, on_retry)
+        if delay is None:
+            assert response is not None
+            return response
         attempt += 1
         await asyncio.sleep(delay)
 
@@ -206,23 +239,19 @@ def send_sync(
     **kwargs: Any,
 ) -> httpx.Response:
     """The synchronous twin of :func:`send` (same retry rules, same wrapped errors)."""
-    retryable = retry is not None and _retryable(method, kwargs.get("headers"), idempotent)
-    policy = retry if retry is not None and retryable else NO_RETRY
+    policy = _policy(retry, method, kwargs.get("headers"), idempotent)
     attempt = 0
     while True:
         response: httpx.Response | None = None
+        error: httpx.HTTPError | None = None
         try:
             response = client.request(method, url, **kwargs)
         except httpx.HTTPError as err:
-            delay = policy.delay_for(attempt, None)
-            if delay is None:
-                raise _wrap(err, method, url) from err
-        else:
-            delay = policy.delay_for(attempt, response) if response.status_code >= 400 else None
-            if delay is None:
-                return response
-        if on_retry is not None:
-            on_retry(attempt + 1, delay, response)
+            error = err
+        delay = _next_delay(policy, attempt, response, error, method, url, on_retry)
+        if delay is None:
+            assert response is not None
+            return response
         attempt += 1
         sleep(delay)
 

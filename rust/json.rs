@@ -131,6 +131,8 @@ pub struct Tape {
     scratch: Vec<u8>,
     open: Vec<Open>,
     max_int_digits: usize,
+    max_depth: usize,
+    surrogates: bool,
 }
 
 /// A container being parsed: its node, and its element count so far.
@@ -148,6 +150,8 @@ pub struct Doc<'a> {
     scratch: &'a [u8],
     input: &'a [u8],
     max_int_digits: usize,
+    max_depth: usize,
+    surrogates: bool,
 }
 
 type Result<T> = std::result::Result<T, ParseError>;
@@ -293,6 +297,8 @@ impl Tape {
         self.scratch.clear();
         self.open.clear();
         self.max_int_digits = 0;
+        self.max_depth = 0;
+        self.surrogates = false;
         if u32::try_from(input.len()).is_err() {
             return err(ErrorKind::TooLarge, 0);
         }
@@ -302,6 +308,8 @@ impl Tape {
             scratch: &self.scratch,
             input,
             max_int_digits: self.max_int_digits,
+            max_depth: self.max_depth,
+            surrogates: self.surrogates,
         })
     }
 
@@ -329,6 +337,7 @@ impl Tape {
                         return err(ErrorKind::TooDeep, pos);
                     }
                     let is_object = byte == b'{';
+                    self.max_depth = self.max_depth.max(self.open.len() + 1);
                     let id = to_u32(self.nodes.len());
                     // The length and end are filled in when it closes.
                     let empty = Container { len: 0, end: 0 };
@@ -636,6 +645,7 @@ impl Tape {
         }
         if (0xd800..0xe000).contains(&cp) {
             *flags |= SURROGATES;
+            self.surrogates = true;
         }
         push_wtf8(&mut self.scratch, cp);
         Ok(end)
@@ -681,6 +691,16 @@ impl<'a> Doc<'a> {
     /// convert integers above a configurable number of digits, so its callers check this.
     pub fn max_int_digits(&self) -> usize {
         self.max_int_digits
+    }
+
+    /// The deepest nesting of containers (0 for a scalar document, 1 for `[]` or `{}`).
+    pub fn max_depth(&self) -> usize {
+        self.max_depth
+    }
+
+    /// Some string (a value or a key) holds a lone surrogate escape such as `"\ud800"`.
+    pub fn has_surrogates(&self) -> bool {
+        self.surrogates
     }
 
     /// The key/value pairs of the object at `id` (empty if it is not an object), in document
@@ -1007,6 +1027,22 @@ pub(crate) mod tests {
             let id = if text.starts_with('[') { 1 } else { 0 };
             let string = doc.as_str(id).unwrap();
             assert_eq!((string.is_ascii(), string.has_surrogates()), (ascii, surrogates), "{text}");
+        }
+    }
+
+    #[test]
+    fn document_depth_and_surrogates() {
+        let mut tape = Tape::new();
+        for (text, depth, surrogates) in [
+            ("1", 0, false),
+            ("[]", 1, false),
+            (r#"{"a":[1,{"b":[]}],"c":{}}"#, 4, false),
+            (r#"[[[]],[]]"#, 3, false),
+            (r#"{"k\ud800":1}"#, 1, true),
+            (r#"["\ud83d\ude00"]"#, 1, false),
+        ] {
+            let doc = tape.parse(text.as_bytes()).unwrap();
+            assert_eq!((doc.max_depth(), doc.has_surrogates()), (depth, surrogates), "{text}");
         }
     }
 

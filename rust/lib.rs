@@ -6,6 +6,7 @@
 
 pub mod batch;
 pub mod daguito;
+pub mod datetime;
 pub mod encoding;
 pub mod envelope;
 pub mod generic;

@@ -109,7 +109,7 @@ def test_every_model_and_helper_imports_without_warnings() -> None:
         "import linktor, linktor.types as t, linktor.utils as u\n"
         "from linktor.types import *\n"
         "from linktor.utils import *\n"
-        "import linktor.types.realtime, linktor.types._parse, linktor.webhooks\n"
+        "import linktor.types.realtime, linktor.webhooks, relaywire.models\n"
         "for n in t.__all__: getattr(linktor, n)\n"
         "for n in ['LinktorError', 'TimeoutError', 'verify_webhook']: getattr(linktor, n)\n"
         "from linktor.types.conversation import Conversation\n"

@@ -38,7 +38,6 @@ from linktor.types import (
     WebhookEventType,
     WhatsAppConfig,
 )
-from linktor.types._parse import parse, parse_list, parse_model, parse_page
 from linktor.types.realtime import (
     ConnectedEvent,
     ConversationUpdateEvent,
@@ -48,6 +47,7 @@ from linktor.types.realtime import (
     TypingEvent,
     UnknownEvent,
 )
+from relaywire.models import plan_for, validate_json
 
 TS = "2024-01-15T10:30:00Z"
 TS_DT = datetime(2024, 1, 15, 10, 30, tzinfo=timezone.utc)
@@ -374,48 +374,53 @@ def test_realtime_events_accept_server_and_sdk_names() -> None:
 
 
 # ------------------------------------------------------------------ fast parsing
+# The resources parse bodies with relaywire.models.validate_json (a native plan, pydantic when
+# the plan declines); tests/test_models_plan.py covers it in general, these on the models.
 
 
-def test_parse_helpers_equal_model_validate() -> None:
+def page_json(items: list[dict[str, Any]]) -> bytes:
+    pagination = {"total": len(items), "limit": 20, "offset": 0, "hasMore": False}
+    return json.dumps({"data": items, "pagination": pagination}).encode()
+
+
+def test_fast_parse_equals_model_validate() -> None:
     items = [conversation_json(i) for i in range(5)]
-    raw_list = json.dumps(items).encode()
-    expected = [Conversation.model_validate(d) for d in items]
-    assert parse_list(Conversation, raw_list) == expected
-    assert parse_list(Conversation, raw_list.decode()) == expected
-    assert parse_model(Conversation, json.dumps(items[0])) == expected[0]
-    page = parse_page(
-        Conversation,
-        json.dumps(
-            {"data": items, "pagination": {"total": 5, "limit": 5, "offset": 0, "hasMore": False}}
-        ),
+    page_model = PaginatedResponse[Conversation]
+    raw = page_json(items)
+    plan = plan_for(page_model)
+    assert plan is not None and plan.build(raw) is not None  # the native path, not a fallback
+    page = validate_json(page_model, raw)
+    assert page == page_model.model_validate(json.loads(raw))
+    assert page.data == [Conversation.model_validate(d) for d in items]
+    assert validate_json(Message, json.dumps(message_json(1)).encode()) == Message.model_validate(
+        message_json(1)
     )
-    assert isinstance(page, PaginatedResponse) and page.data == expected
-    assert parse(list[Message], json.dumps([message_json(1)])) == [
-        Message.model_validate(message_json(1))
-    ]
 
 
-def test_parse_falls_back_to_lax_mode() -> None:
+def test_fast_parse_falls_back_to_pydantic_lax_mode() -> None:
     data = conversation_json()
-    data["unreadCount"] = "4"  # strict mode refuses a numeric string; lax mode takes it
+    data["unreadCount"] = "4"  # a numeric string: only pydantic's lax mode takes it
     data["createdAt"] = int(TS_DT.timestamp())
-    conversation = parse_model(Conversation, json.dumps(data))
+    raw = json.dumps(data).encode()
+    plan = plan_for(Conversation)
+    assert plan is not None and plan.build(raw) is None
+    conversation = validate_json(Conversation, raw)
     assert conversation.unread_count == 4 and conversation.created_at == TS_DT
 
 
 @pytest.mark.parametrize("raw", [b"", b"[{", b'{"id": ', b"\xff\xfe", b"nope"])
-def test_parse_invalid_json_is_a_validation_error(raw: bytes) -> None:
+def test_fast_parse_invalid_json_is_a_validation_error(raw: bytes) -> None:
     with pytest.raises(pydantic.ValidationError) as info:
-        parse_list(Conversation, raw)
+        validate_json(Conversation, raw)
     assert info.value.errors()[0]["type"] == "json_invalid"
 
 
-def test_parse_invalid_data_reports_the_lax_error() -> None:
+def test_fast_parse_invalid_data_reports_pydantics_error() -> None:
     data = conversation_json()
     data["status"] = "closed"
     with pytest.raises(pydantic.ValidationError) as info:
-        parse_list(Conversation, json.dumps([data]))
-    assert [e["loc"] for e in info.value.errors()] == [(0, "status")]
+        validate_json(PaginatedResponse[Conversation], page_json([data]))
+    assert [e["loc"] for e in info.value.errors()] == [("data", 0, "status")]
 
 
 json_scalars = st.one_of(
@@ -446,17 +451,20 @@ json_scalars = st.one_of(
         max_size=3,
     )
 )
-def test_parse_agrees_with_json_loads_and_model_validate(changes: dict[str, Any]) -> None:
-    """Strict-then-lax parsing accepts and produces exactly what ``model_validate`` does."""
+def test_fast_parse_agrees_with_json_loads_and_model_validate(changes: dict[str, Any]) -> None:
+    """The native plan (or its pydantic fallback) accepts and produces exactly what
+    ``model_validate`` does."""
     data = conversation_json(1)
     data.update(changes)
-    raw = json.dumps([data])
+    raw = page_json([data])
+    page_model = PaginatedResponse[Conversation]
     try:
-        expected: Any = [Conversation.model_validate(json.loads(raw)[0])]
-    except pydantic.ValidationError:
-        expected = pydantic.ValidationError
+        expected: Any = page_model.model_validate_json(raw)
+        assert expected == page_model.model_validate(json.loads(raw))
+    except pydantic.ValidationError as exc:
+        expected = exc.errors(include_url=False)
     try:
-        got: Any = parse_list(Conversation, raw)
-    except pydantic.ValidationError:
-        got = pydantic.ValidationError
+        got: Any = validate_json(page_model, raw)
+    except pydantic.ValidationError as exc:
+        got = exc.errors(include_url=False)
     assert got == expected

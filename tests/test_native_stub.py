@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import relaywire._native as native
+import relaywire.models as models
 import relaywire.streams as streams
 import relaywire.webhooks as webhooks
 
@@ -33,7 +34,7 @@ def test_all_names_exist() -> None:
 def test_every_public_native_name_is_re_exported() -> None:
     public = {name for name in dir(native) if not name.startswith("_")}
     assert public, "the extension module exports nothing"
-    facades = {name: module for module in (webhooks, streams) for name in module.__all__}
+    facades = {name: module for module in (webhooks, streams, models) for name in module.__all__}
     assert public <= set(facades), public - set(facades)
     for name in public:
         assert getattr(facades[name], name) is getattr(native, name), name

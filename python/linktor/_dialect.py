@@ -31,6 +31,7 @@ import pydantic
 
 from linktor._plan import Reply, Request
 from linktor.utils.errors import LinktorError, create_error_from_response
+from relaywire.models import validate_json
 
 __all__ = [
     "Dialect",
@@ -255,9 +256,11 @@ def _model_name(model: type[Any]) -> str:
 
 
 def parse_json_model(model: type[M], reply: Reply) -> M:
-    """The answer's bytes straight into ``model`` (pydantic-core parses the JSON)."""
+    """The answer's bytes straight into ``model``: built by the Rust core along the model's plan
+    when the body is one it reproduces exactly, else by pydantic (``model_validate_json``); the
+    result, and any error, are pydantic's either way (:mod:`relaywire.models`)."""
     try:
-        return model.model_validate_json(reply.content)
+        return validate_json(model, reply.content)
     except pydantic.ValidationError as exc:
         if exc.errors() and exc.errors()[0]["type"] == "json_invalid":
             decode_json(reply)  # raises the not-JSON error

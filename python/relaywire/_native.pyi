@@ -1,7 +1,7 @@
 """Type stub for the Rust extension module ``relaywire._native`` (checked by mypy.stubtest)."""
 
-from collections.abc import Iterable, Mapping
-from datetime import datetime
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime, tzinfo
 from typing import Any, Final, Literal, TypeAlias, final
 
 __all__ = [
@@ -23,6 +23,7 @@ __all__ = [
     "InvalidTimestampError",
     "LinktorVerifier",
     "MissingHeaderError",
+    "ModelPlan",
     "StandardWebhook",
     "StreamDecoder",
     "TimestampOutOfToleranceError",
@@ -227,3 +228,32 @@ class EnvelopeDecoder:
     def payload_key(self) -> str: ...
     @property
     def max_message_size(self) -> int: ...
+
+# ----------------------------------------------------------------------- model building
+
+#: A field's kind: ``("str",)``, ``("int",)``, ``("float",)``, ``("bool",)``, ``("any",)``,
+#: ``("datetime",)``, ``("nullable", kind)``, ``("list", kind)``, ``("dict", kind)``,
+#: ``("choice", {json_text: value})`` or ``("model", index)``.
+_Kind: TypeAlias = tuple[Any, ...]
+#: ``(name, keys, kind, default_mode, default)``; modes: 0 required, 1 the default as it is,
+#: 2 a deep copy of it, 3 the default factory's result.
+_Field: TypeAlias = tuple[str, tuple[str, ...], _Kind, int, Any]
+
+@final
+class ModelPlan:
+    """JSON bytes to pydantic model instances along a plan that ``relaywire.models`` compiles
+    from the models' pydantic-core schemas (``models``: ``(cls, fields)`` pairs, the root model
+    first; ``tzinfo(offset_seconds)`` makes the tzinfo of aware datetimes; ``deepcopy`` copies
+    mutable defaults)."""
+
+    def __new__(
+        cls,
+        models: list[tuple[type, list[_Field]]],
+        *,
+        tzinfo: Callable[[int], tzinfo],
+        deepcopy: Callable[[Any], Any],
+    ) -> ModelPlan: ...
+    def build(self, data: bytes | bytearray | memoryview) -> Any | None:
+        """The root model built from the JSON document ``data``, or ``None`` when the plan
+        declines it: the document holds something the plan does not reproduce exactly as
+        pydantic would (the caller then validates it with pydantic)."""

@@ -3,6 +3,7 @@
 mod args;
 mod envelope;
 mod framed;
+mod model;
 mod objects;
 mod stream;
 mod webhooks;
@@ -22,6 +23,9 @@ mod _native {
 
     #[pymodule_export]
     use super::envelope::EnvelopeDecoder;
+
+    #[pymodule_export]
+    use super::model::ModelPlan;
 
     use pyo3::prelude::*;
 

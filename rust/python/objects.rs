@@ -78,7 +78,7 @@ struct CachedString {
 /// Two words that, with the length, identify up to 16 bytes exactly: the first and last 8
 /// (or 4, or single) bytes overlap to cover them all.
 #[inline]
-fn fingerprint(bytes: &[u8]) -> (u64, u64) {
+pub fn fingerprint(bytes: &[u8]) -> (u64, u64) {
     let n = bytes.len();
     let word = |at: usize| {
         let mut w = [0; 8];

@@ -19,6 +19,7 @@ use std::sync::Mutex;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::ffi;
 use pyo3::prelude::*;
+use pyo3::type_object::PyTypeCheck;
 use pyo3::types::{
     PyBytes, PyDateTime, PyDict, PyList, PySet, PyString, PyTuple, PyType, PyTzInfo,
 };
@@ -171,10 +172,19 @@ fn malformed(what: impl std::fmt::Display) -> PyErr {
     PyValueError::new_err(format!("malformed model plan: {what}"))
 }
 
+/// `obj` as a `T`, or a `TypeError` saying that `what` must be `expected`.
+fn of_type<'a, 'py, T: PyTypeCheck>(
+    obj: &'a Bound<'py, PyAny>,
+    what: &str,
+    expected: &str,
+) -> PyResult<&'a Bound<'py, T>> {
+    obj.cast::<T>().map_err(|_| {
+        PyTypeError::new_err(format!("{what} must be {expected}, not {}", type_name(obj)))
+    })
+}
+
 fn tuple_of<'py>(obj: &Bound<'py, PyAny>, what: &str, len: usize) -> PyResult<Bound<'py, PyTuple>> {
-    let tuple = obj.cast::<PyTuple>().map_err(|_| {
-        PyTypeError::new_err(format!("{what} must be a tuple, not {}", type_name(obj)))
-    })?;
+    let tuple = of_type::<PyTuple>(obj, what, "a tuple")?;
     if tuple.len() != len {
         return Err(malformed(format!("{what} must have {len} items, not {}", tuple.len())));
     }
@@ -182,16 +192,11 @@ fn tuple_of<'py>(obj: &Bound<'py, PyAny>, what: &str, len: usize) -> PyResult<Bo
 }
 
 fn string_of(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<String> {
-    let s = obj.cast::<PyString>().map_err(|_| {
-        PyTypeError::new_err(format!("{what} must be a str, not {}", type_name(obj)))
-    })?;
-    Ok(s.to_str()?.to_owned())
+    Ok(of_type::<PyString>(obj, what, "a str")?.to_str()?.to_owned())
 }
 
 fn compile_kind(spec: &Bound<'_, PyAny>, model_count: usize) -> PyResult<Kind> {
-    let tuple = spec.cast::<PyTuple>().map_err(|_| {
-        PyTypeError::new_err(format!("a field kind must be a tuple, not {}", type_name(spec)))
-    })?;
+    let tuple = of_type::<PyTuple>(spec, "a field kind", "a tuple")?;
     let Ok(head) = tuple.get_item(0) else {
         return Err(malformed("a field kind is an empty tuple"));
     };
@@ -217,12 +222,7 @@ fn compile_kind(spec: &Bound<'_, PyAny>, model_count: usize) -> PyResult<Kind> {
         "dict" => Kind::Dict(inner()?),
         "choice" => {
             let choices = tuple.get_item(1)?;
-            let choices = choices.cast::<PyDict>().map_err(|_| {
-                PyTypeError::new_err(format!(
-                    "the choices of a field must be a dict, not {}",
-                    type_name(&choices)
-                ))
-            })?;
+            let choices = of_type::<PyDict>(&choices, "the choices of a field", "a dict")?;
             let mut map = Vec::with_capacity(choices.len());
             for (key, value) in choices.iter() {
                 let key = string_of(&key, "a choice's JSON value")?;
@@ -247,9 +247,7 @@ fn compile_kind(spec: &Bound<'_, PyAny>, model_count: usize) -> PyResult<Kind> {
 fn compile_model(spec: &Bound<'_, PyAny>, model_count: usize) -> PyResult<Model> {
     let spec = tuple_of(spec, "a model", 2)?;
     let cls = spec.get_item(0)?;
-    let cls = cls.cast::<PyType>().map_err(|_| {
-        PyTypeError::new_err(format!("a model's class must be a type, not {}", type_name(&cls)))
-    })?;
+    let cls = of_type::<PyType>(&cls, "a model's class", "a type")?;
     let py = spec.py();
     let template = PyDict::new(py);
     let all_names = PySet::empty(py)?;
@@ -263,9 +261,8 @@ fn compile_model(spec: &Bound<'_, PyAny>, model_count: usize) -> PyResult<Model>
     };
     for field in spec.get_item(1)?.try_iter()? {
         let field = tuple_of(&field?, "a field", 5)?;
-        let name_obj = field.get_item(0)?;
-        string_of(&name_obj, "a field's name")?;
-        let name = name_obj.cast::<PyString>()?.clone();
+        let name = field.get_item(0)?;
+        let name = of_type::<PyString>(&name, "a field's name", "a str")?.clone();
         if template.contains(&name)? {
             return Err(malformed(format!("field {name} appears twice")));
         }
@@ -273,12 +270,7 @@ fn compile_model(spec: &Bound<'_, PyAny>, model_count: usize) -> PyResult<Model>
         all_names.add(&name)?;
         let index = model.fields.len();
         let keys = field.get_item(1)?;
-        let keys = keys.cast::<PyTuple>().map_err(|_| {
-            PyTypeError::new_err(format!(
-                "a field's keys must be a tuple, not {}",
-                type_name(&keys)
-            ))
-        })?;
+        let keys = of_type::<PyTuple>(&keys, "a field's keys", "a tuple")?;
         if keys.is_empty() || keys.len() > usize::from(u8::MAX) {
             return Err(malformed("a field must have between 1 and 255 keys"));
         }
@@ -524,9 +516,7 @@ impl ModelPlan {
     #[new]
     #[pyo3(signature = (models, *, tzinfo, deepcopy))]
     fn new(models: &Bound<'_, PyAny>, tzinfo: Py<PyAny>, deepcopy: Py<PyAny>) -> PyResult<Self> {
-        let models = models.cast::<PyList>().map_err(|_| {
-            PyTypeError::new_err(format!("models must be a list, not {}", type_name(models)))
-        })?;
+        let models = of_type::<PyList>(models, "models", "a list")?;
         if models.is_empty() {
             return Err(malformed("there are no models"));
         }

@@ -25,15 +25,16 @@ use pyo3::types::{
 };
 
 use super::args::type_name;
-use super::objects::{fingerprint, new_str, owned, with_bytes, Builder, StringCache};
+use super::objects::{
+    fingerprint, fingerprint_hash, new_str, owned, with_bytes, Builder, StringCache,
+    KEEP_TAPE_BYTES,
+};
 use crate::datetime::parse_rfc3339;
 use crate::json::{Doc, Node, NodeId, Tape};
 
 /// Deeper documents are declined: pydantic's JSON parser stops at a recursion limit of its own
 /// (around 200), and no response model nests anywhere near this.
 const MAX_DEPTH: usize = 128;
-/// After a document larger than this, the tape gives its memory back.
-const KEEP_TAPE_BYTES: usize = 4 * 1024 * 1024;
 
 /// What a field holds.
 enum Kind {
@@ -71,7 +72,6 @@ struct Field {
 struct Key {
     /// [`fingerprint`] of the bytes, which with the length identifies up to 16 bytes.
     words: (u64, u64),
-    hash: u64,
     bytes: Box<[u8]>,
     targets: Vec<(usize, u8)>,
 }
@@ -89,17 +89,13 @@ struct Model {
     table: Vec<u32>,
 }
 
-fn key_hash((a, b): (u64, u64), bytes: &[u8]) -> u64 {
-    (a.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ b ^ bytes.len() as u64)
-        .wrapping_mul(0x517c_c1b7_2722_0a95)
-}
-
 impl Model {
     fn index_keys(&mut self) {
         let size = (self.keys.len() * 4).next_power_of_two().max(8);
         self.table = vec![0; size];
         for (index, key) in self.keys.iter().enumerate() {
-            let mut slot = (key.hash >> 32) as usize & (size - 1);
+            let mut slot =
+                (fingerprint_hash(key.words, key.bytes.len()) >> 32) as usize & (size - 1);
             while self.table[slot] != 0 {
                 slot = (slot + 1) & (size - 1);
             }
@@ -111,7 +107,7 @@ impl Model {
     fn lookup(&self, bytes: &[u8]) -> Option<&Key> {
         let mask = self.table.len() - 1;
         let words = fingerprint(bytes);
-        let hash = key_hash(words, bytes);
+        let hash = fingerprint_hash(words, bytes.len());
         let mut slot = (hash >> 32) as usize & mask;
         loop {
             match self.table[slot] {
@@ -281,7 +277,6 @@ fn compile_model(spec: &Bound<'_, PyAny>, model_count: usize) -> PyResult<Model>
                 Some(existing) => existing.targets.push(target),
                 None => model.keys.push(Key {
                     words: fingerprint(&bytes),
-                    hash: key_hash(fingerprint(&bytes), &bytes),
                     bytes,
                     targets: vec![target],
                 }),

@@ -101,6 +101,13 @@ pub fn fingerprint(bytes: &[u8]) -> (u64, u64) {
     }
 }
 
+/// A well-mixed hash of a [`fingerprint`] and the length it covers (use its high bits).
+#[inline]
+pub fn fingerprint_hash((first, last): (u64, u64), len: usize) -> u64 {
+    (first.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ last ^ len as u64)
+        .wrapping_mul(0x517c_c1b7_2722_0a95)
+}
+
 impl StringCache {
     pub fn new() -> Self {
         Self { slots: (0..CACHE_SLOTS).map(|_| None).collect() }
@@ -117,8 +124,7 @@ impl StringCache {
             return new_str(py, bytes, s.is_ascii(), s.has_surrogates());
         }
         let words = fingerprint(bytes);
-        let hash = (words.0.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ words.1 ^ len as u64)
-            .wrapping_mul(0x517c_c1b7_2722_0a95);
+        let hash = fingerprint_hash(words, len);
         let slot = &mut self.slots[(hash >> 56) as usize % CACHE_SLOTS];
         if let Some(cached) = slot {
             if cached.len == len

@@ -1,9 +1,7 @@
-"""``relaywire demo``: what relaywire does, offline, in a few seconds.
+"""The webhook part of ``relaywire demo``: every scheme on a sample delivery, and a speed table.
 
-Webhook verification: a sample delivery is signed and verified with each scheme, a tampered
-copy is rejected, and a short speed table compares relaywire with the standard-library path
-side by side in this process. Then the Daguito and Linktor clients against the embedded
-emulator (:mod:`relaywire.demo_daguito`, :mod:`relaywire.demo_linktor`).
+A sample delivery is signed and verified with each scheme, a tampered copy is rejected, and a
+short speed table compares relaywire with the standard-library path side by side in this process.
 """
 
 from __future__ import annotations
@@ -16,7 +14,6 @@ import os
 import time
 from collections.abc import Callable
 
-from relaywire import __version__
 from relaywire._timing import best_per_call, format_duration
 from relaywire.webhooks import (
     HmacVerifier,
@@ -26,6 +23,8 @@ from relaywire.webhooks import (
     verify_linktor,
     verify_linktor_request,
 )
+
+__all__ = ["SAMPLE_EVENT", "show_schemes", "speed_table"]
 
 SAMPLE_EVENT = {
     "id": "evt_01HZX3",
@@ -54,7 +53,7 @@ def _tampered(body: bytes) -> bytes:
     return body.replace(b"on its way", b"cancelled!")
 
 
-def _show_schemes(body: bytes) -> None:
+def show_schemes(body: bytes) -> None:
     now = int(time.time())
     print(f"Sample delivery: {len(body)} bytes of JSON ({SAMPLE_EVENT['type']})\n")
 
@@ -113,7 +112,7 @@ def _stdlib_standard(key: bytes, body: bytes, headers: dict[str, str]) -> bool:
     )
 
 
-def _speed_table() -> None:
+def speed_table() -> None:
     body = os.urandom(256)
     signature = hmac.new(LINKTOR_SECRET.encode(), body, hashlib.sha256).hexdigest()
     standard = StandardWebhook(STANDARD_SECRET)
@@ -170,22 +169,3 @@ def _speed_table() -> None:
         if index == 0:
             print("  " + "  ".join("-" * width for width in widths))
     print("\nFull benchmarks: python benches/bench_webhooks.py; cargo bench --bench hmac_kernel")
-
-
-def run_demo(*, speed: bool = True) -> int:
-    print(f"relaywire {__version__} demo\n")
-    print("Webhook verification on the Rust core\n")
-    body = json.dumps(SAMPLE_EVENT, ensure_ascii=False).encode("utf-8")
-    _show_schemes(body)
-    if speed:
-        _speed_table()
-    print()
-    from relaywire.demo_daguito import run_daguito_demo
-    from relaywire.demo_linktor import run_linktor_demo
-    from relaywire.emulator import Emulator
-
-    with Emulator() as emulator:
-        print(f"Emulator serving on {emulator.url}\n")
-        failed = run_daguito_demo(emulator.url)
-        failed |= run_linktor_demo(emulator.linktor_url)
-    return failed

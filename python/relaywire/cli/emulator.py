@@ -2,10 +2,40 @@
 
 from __future__ import annotations
 
+import argparse
 import signal
 import sys
 import threading
 from types import FrameType
+
+__all__ = ["add_arguments", "run", "run_emulator"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to bind (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=8750,
+        help="port to bind; 0 picks a free one (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--no-seed", action="store_true", help="start empty, without the demo credentials and data"
+    )
+    parser.add_argument(
+        "--log-level",
+        default="warning",
+        choices=["critical", "error", "warning", "info", "debug"],
+        help="server log level (default: %(default)s)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    return run_emulator(
+        host=args.host, port=args.port, seed=not args.no_seed, log_level=args.log_level
+    )
 
 
 def run_emulator(*, host: str, port: int, seed: bool, log_level: str) -> int:

@@ -246,6 +246,7 @@ class WebhookStreamSession:
         self._low_water = max(1, opts.max_queue // 2)
         self._start_waiter: asyncio.Future[None] | None = None
         self._last_close: tuple[int, str] | None = None
+        self._scope_dropped: set[str] = set()
         #: Connections opened so far (the first one and every reconnect).
         self.connections = 0
 
@@ -720,11 +721,33 @@ class WebhookStreamSession:
                 else list(self._tool_wire)
             )
         if self.opts.scope and "scope" not in merged:
-            merged["scope"] = dict(self.opts.scope)
+            scope = self._primitive_scope(self.opts.scope)
+            if scope:
+                merged["scope"] = scope
         frame: dict[str, Any] = {"type": "message", "message": inbound}
         if merged:
             frame["base_input"] = merged
         return frame
+
+    def _primitive_scope(self, scope: dict[Any, Any]) -> dict[str, Any]:
+        """The scope entries that are forwarded: str keys with str, int, float or bool values.
+
+        The Go SDK documents that arrays and objects are dropped at the wire boundary (daguito-sdk
+        forwarded them, bug B5). Each dropped key is logged once, at DEBUG, by key and type only:
+        scope values may be tenant or user identifiers.
+        """
+        kept: dict[str, Any] = {}
+        for key, value in scope.items():
+            if isinstance(key, str) and isinstance(value, _SCOPE_TYPES):
+                kept[key] = value
+            elif (key_text := repr(key)) not in self._scope_dropped:
+                self._scope_dropped.add(key_text)
+                log.debug(
+                    "scope[%s] is a %s, not a str, int, float or bool: not forwarded",
+                    key_text,
+                    type(value).__name__,
+                )
+        return kept
 
     # --- listeners and iteration ---------------------------------------------------------
 
@@ -970,15 +993,8 @@ def _validate_options(opts: WebhookStreamOptions) -> None:
             raise ValueError(f"WebhookStreamOptions.{name} must be a non-empty string")
     if opts.base_input is not None and not isinstance(opts.base_input, dict):
         raise TypeError("WebhookStreamOptions.base_input must be a dict or None")
-    if opts.scope is not None:
-        if not isinstance(opts.scope, dict):
-            raise TypeError("WebhookStreamOptions.scope must be a dict or None")
-        for key, value in opts.scope.items():
-            if not isinstance(key, str) or not isinstance(value, _SCOPE_TYPES):
-                raise ValueError(
-                    f"scope[{key!r}] must be a str, int, float or bool "
-                    f"(got {type(value).__name__}); only primitives are forwarded"
-                )
+    if opts.scope is not None and not isinstance(opts.scope, dict):
+        raise TypeError("WebhookStreamOptions.scope must be a dict or None")
     for name in ("max_message_size", "max_queue", "backlog"):
         value = getattr(opts, name)
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:

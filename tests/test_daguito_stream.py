@@ -312,6 +312,8 @@ async def test_webhook_id_is_percent_encoded(emu: Emulator) -> None:
         ("max_message_size", 0, ValueError),
         ("max_queue", -1, ValueError),
         ("open_timeout", 0, ValueError),
+        ("max_reconnect_delay", 0, ValueError),
+        ("max_reconnect_delay", "5", ValueError),
     ],
 )
 def test_bad_options_are_refused_up_front(field: str, value: Any, error: type[Exception]) -> None:

@@ -39,6 +39,7 @@ import logging
 import math
 import re
 from collections import deque
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,6 +63,7 @@ from daguito.errors import (
     error_of,
 )
 from relaywire.transport.backoff import Backoff
+from relaywire.transport.ws import accepted_kwargs, close_of, next_message
 
 __all__ = [
     "SUPPORTED_CODECS",
@@ -229,7 +231,7 @@ class AudioStreamSession:
             if self._ws is not None or self._gap:
                 return
             try:
-                ws, ready = await self._open()
+                ws, messages, ready = await self._open()
             except AudioStreamError as err:
                 if self._closed:
                     raise AudioStreamError("the session was closed while connecting") from err
@@ -242,7 +244,7 @@ class AudioStreamSession:
             self._backoff.reset()
             self._backoff.connected()
             self._task = asyncio.get_running_loop().create_task(
-                self._run(ws), name=f"daguito-audio-{self._session_id}"
+                self._run(ws, messages), name=f"daguito-audio-{self._session_id}"
             )
 
     async def close(self) -> None:
@@ -377,17 +379,24 @@ class AudioStreamSession:
                 "session is closed; create a new AudioStreamSession to stream again"
             )
 
-    async def _open(self) -> tuple[ClientConnection, AudioStreamReady]:
-        """A new connection whose ``ready`` frame arrived."""
+    async def _open(self) -> tuple[ClientConnection, AsyncIterator[Any], AudioStreamReady]:
+        """A new connection whose ``ready`` frame arrived, and the iterator over its messages.
+
+        Only ``async for``, ``send()`` and ``close()`` are used on the connection, so a stand-in
+        object returned by a patched ``connect`` works as the library's connection does.
+        """
         timeout = self._opts.ready_timeout_s
+        connect_fn = connect  # the module global, looked up now: tests patch it
+        options = {
+            "additional_headers": client_headers(),
+            "ping_interval": PING_INTERVAL,
+            "ping_timeout": PING_TIMEOUT,
+            "max_size": MAX_MESSAGE_SIZE,
+            "open_timeout": timeout,
+        }
         try:
-            ws = await connect(
-                self._url,
-                additional_headers=client_headers(),
-                ping_interval=PING_INTERVAL,
-                ping_timeout=PING_TIMEOUT,
-                max_size=MAX_MESSAGE_SIZE,
-                open_timeout=timeout,
+            ws = await asyncio.wait_for(
+                connect_fn(self._url, **accepted_kwargs(connect_fn, options)), timeout
             )
         except InvalidStatus as err:
             status = err.response.status_code
@@ -411,8 +420,9 @@ class AudioStreamSession:
                 AudioStreamError, f"failed to connect: {text}", kind=DaguitoConnectionError
             ) from err
         self._opening = ws
+        messages = ws.__aiter__()
         try:
-            ready = await asyncio.wait_for(self._await_ready(ws), timeout)
+            ready = await asyncio.wait_for(self._await_ready(ws, messages), timeout)
         except (asyncio.TimeoutError, TimeoutError) as err:
             await _close_quietly(ws)
             raise error_of(
@@ -426,22 +436,25 @@ class AudioStreamSession:
         finally:
             if self._opening is ws:
                 self._opening = None
-        return ws, ready
+        return ws, messages, ready
 
-    async def _await_ready(self, ws: ClientConnection) -> AudioStreamReady:
+    async def _await_ready(
+        self, ws: ClientConnection, messages: AsyncIterator[Any]
+    ) -> AudioStreamReady:
         while True:
+            closed: ConnectionClosed | None = None
             try:
-                message = await ws.recv()
+                message = await next_message(messages)
             except ConnectionClosed as err:
-                reason = _close_reason(err)
-                kind: type[DaguitoError] = (
-                    InvalidTokenError if _AUTH_WORDS.search(reason) else DaguitoConnectionError
-                )
+                message, closed = None, err
+            if message is None:  # closed before ready (an ended iteration is a drop: 1006)
+                code, reason = close_of(ws) if closed is None else _close_info(closed)
+                kind = InvalidTokenError if _AUTH_WORDS.search(reason) else DaguitoConnectionError
                 raise error_of(
                     AudioStreamError,
-                    f"connection closed before the ready frame ({_describe(err)})",
+                    f"connection closed before the ready frame ({_describe_close(code, reason)})",
                     kind=kind,
-                ) from err
+                ) from closed
             frame = _decode(message)
             if frame is None:
                 continue
@@ -473,23 +486,23 @@ class AudioStreamSession:
         if isinstance(limit, int) and not isinstance(limit, bool) and limit > 0:
             self._max_chunk = limit
 
-    async def _run(self, ws: ClientConnection) -> None:
+    async def _run(self, ws: ClientConnection, messages: AsyncIterator[Any]) -> None:
         """Read the server's frames; when the socket closes, reconnect or end the session."""
         try:
-            await self._follow(ws)
+            await self._follow(ws, messages)
         except Exception as err:  # a bug, not a network failure: end the session visibly
             log.exception("audio session %s: reader crashed", self._session_id)
             self._fail(AudioStreamError(f"the audio session's reader crashed: {err!r}"))
 
-    async def _follow(self, ws: ClientConnection) -> None:
-        current: ClientConnection | None = ws
+    async def _follow(self, ws: ClientConnection, messages: AsyncIterator[Any]) -> None:
+        current: tuple[ClientConnection, AsyncIterator[Any]] | None = (ws, messages)
         while current is not None:
-            code, reason = await self._read(current)
+            code, reason = await self._read(*current)
             if self._closed:
                 return
             self._ws = None
             self._backoff.disconnected()
-            described = f"code {code}" + (f": {reason}" if reason else "")
+            described = _describe_close(code, reason)
             if not self._opts.auto_reconnect or code in FINAL_CLOSE_CODES:
                 kind: type[DaguitoError] = (
                     InvalidTokenError
@@ -511,9 +524,9 @@ class AudioStreamSession:
             self._warned_drop = False
             current = await self._reconnect()
 
-    async def _read(self, ws: ClientConnection) -> tuple[int, str]:
+    async def _read(self, ws: ClientConnection, messages: AsyncIterator[Any]) -> tuple[int, str]:
         try:
-            async for message in ws:
+            while (message := await next_message(messages)) is not None:
                 frame = _decode(message)
                 if frame is None:
                     continue
@@ -526,10 +539,9 @@ class AudioStreamSession:
                     self._attach(ws, self._parse_ready(frame))
         except ConnectionClosed:
             pass
-        code = ws.close_code
-        return (1006 if code is None else int(code)), ws.close_reason or ""
+        return close_of(ws)
 
-    async def _reconnect(self) -> ClientConnection | None:
+    async def _reconnect(self) -> tuple[ClientConnection, AsyncIterator[Any]] | None:
         """Reconnect until a ready connection is up (returned) or the session ends (None)."""
         while not self._closed:
             delay = self._backoff.next_delay()
@@ -538,7 +550,7 @@ class AudioStreamSession:
                 if self._closed:
                     return None
             try:
-                ws, ready = await self._open()
+                ws, messages, ready = await self._open()
             except AudioStreamError as err:
                 if isinstance(err, InvalidTokenError):
                     self._fail(err)
@@ -558,7 +570,7 @@ class AudioStreamSession:
             self.reconnects += 1
             log.info("audio session %s reconnected", self._session_id)
             await self._flush(ws)
-            return ws
+            return ws, messages
         return None
 
     async def _flush(self, ws: ClientConnection) -> None:
@@ -600,15 +612,17 @@ def _decode(message: str | bytes) -> dict[str, Any] | None:
     return frame if isinstance(frame, dict) else None
 
 
-def _close_reason(err: ConnectionClosed) -> str:
-    return err.rcvd.reason if err.rcvd is not None else ""
+def _close_info(err: ConnectionClosed) -> tuple[int, str]:
+    """The close code and reason the server sent (1006 and no reason: no close frame)."""
+    return (int(err.rcvd.code), err.rcvd.reason) if err.rcvd is not None else (1006, "")
 
 
 def _describe(err: ConnectionClosed) -> str:
-    if err.rcvd is not None:
-        reason = err.rcvd.reason
-        return f"code {int(err.rcvd.code)}" + (f": {reason}" if reason else "")
-    return "code 1006: no close frame"
+    return _describe_close(*_close_info(err))
+
+
+def _describe_close(code: int, reason: str) -> str:
+    return f"code {code}" + (f": {reason}" if reason else "")
 
 
 def _again(err: AudioStreamError, prefix: str) -> AudioStreamError:
@@ -627,4 +641,6 @@ async def _close_quietly(ws: ClientConnection, *, graceful: bool = False) -> Non
         else:
             await asyncio.wait_for(ws.close(), _CLOSE_WAIT)
     except Exception:  # the socket is going away either way
-        ws.transport.abort()
+        transport = getattr(ws, "transport", None)  # a stand-in connection may have none
+        if transport is not None:
+            transport.abort()

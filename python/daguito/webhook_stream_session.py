@@ -74,7 +74,12 @@ from daguito.types import (
 from relaywire.streams import FLAG_CONTROL, FLAG_TOOL_CALL, FLAG_TURN_END, StreamDecoder
 from relaywire.transport.backoff import Backoff
 from relaywire.transport.errors import RequestTimeout, TransportError
-from relaywire.transport.ws import FastWebSocket, HandshakeRefused, LibraryWebSocket
+from relaywire.transport.ws import (
+    FastWebSocket,
+    HandshakeRefused,
+    LibraryWebSocket,
+    accepted_kwargs,
+)
 
 __all__ = ["ToolHandler", "TurnResult", "WebhookStreamOptions", "WebhookStreamSession", "connect"]
 
@@ -236,7 +241,8 @@ class WebhookStreamSession:
         self._tools: dict[str, tuple[ToolSpec, ToolHandler]] = {}
         self._tool_wire: list[dict[str, Any]] = []
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._backoff = Backoff(maximum=opts.max_reconnect_delay)
+        max_delay = opts.max_reconnect_delay
+        self._backoff = Backoff(initial=min(0.5, max_delay), maximum=max_delay)
         self._closed = False
         self._final: ClosedEvent | None = None
         self._pre_start_error: str | None = None
@@ -346,14 +352,14 @@ class WebhookStreamSession:
                     ping_timeout=opts.ping_timeout,
                 )
             else:
+                options = {
+                    "additional_headers": headers,
+                    "max_size": opts.max_message_size,
+                    "ping_interval": opts.ping_interval,
+                    "ping_timeout": opts.ping_timeout,
+                }
                 ws = await asyncio.wait_for(
-                    connect_fn(
-                        self._url(),
-                        additional_headers=headers,
-                        max_size=opts.max_message_size,
-                        ping_interval=opts.ping_interval,
-                        ping_timeout=opts.ping_timeout,
-                    ),
+                    connect_fn(self._url(), **accepted_kwargs(connect_fn, options)),
                     opts.open_timeout,
                 )
                 conn = LibraryWebSocket(ws, self._decoder, self._on_batch, self._on_close)
@@ -999,5 +1005,7 @@ def _validate_options(opts: WebhookStreamOptions) -> None:
         value = getattr(opts, name)
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
             raise ValueError(f"WebhookStreamOptions.{name} must be a positive int")
-    if not opts.open_timeout > 0:
-        raise ValueError("WebhookStreamOptions.open_timeout must be > 0")
+    for name in ("open_timeout", "max_reconnect_delay"):
+        value = getattr(opts, name)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+            raise ValueError(f"WebhookStreamOptions.{name} must be a number of seconds > 0")

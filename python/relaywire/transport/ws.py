@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 import os
 import ssl as ssl_module
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
 from websockets.client import ClientProtocol
@@ -40,7 +41,11 @@ __all__ = [
     "HandshakeRefused",
     "LibraryWebSocket",
     "WebSocketLike",
+    "accepted_kwargs",
+    "close_connection",
+    "close_of",
     "default_ssl_context",
+    "next_message",
 ]
 
 log = logging.getLogger("relaywire.transport.ws")
@@ -448,13 +453,64 @@ class FastWebSocket(asyncio.Protocol):
 
 
 class WebSocketLike(Protocol):
-    """The part of a websockets ``ClientConnection`` that :class:`LibraryWebSocket` uses."""
+    """What the official SDKs use of a websockets ``ClientConnection``, and all that a user's
+    stand-in connection object (``connect`` patched in a test suite) needs to have:
+    ``async for`` over received messages, ``send()`` and ``close()``."""
 
     def __aiter__(self) -> Any: ...
 
-    def send(self, message: str) -> Awaitable[None]: ...
+    def send(self, message: Any) -> Awaitable[None]: ...
 
     def close(self, code: int = 1000, reason: str = "") -> Awaitable[None]: ...
+
+
+def accepted_kwargs(fn: Callable[..., Any], kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """The part of ``kwargs`` that ``fn`` accepts by name (all of it when ``fn`` takes ``**kw``
+    or its signature cannot be read).
+
+    A ``connect`` patched in by a user's test suite may only take the arguments the official
+    SDK passed; relaywire's extra options (``max_size``, ``open_timeout``...) must not break it.
+    """
+    try:
+        parameters = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return dict(kwargs)
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+        return dict(kwargs)
+    names = {
+        p.name
+        for p in parameters
+        if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    }
+    return {name: value for name, value in kwargs.items() if name in names}
+
+
+def close_of(ws: object) -> tuple[int, str]:
+    """The close code and reason of a websockets-style connection whose iteration ended.
+
+    A connection object that has no ``close_code`` (or whose code is None) ended without a close
+    frame: an abnormal drop, which websockets reports as 1006.
+    """
+    code = getattr(ws, "close_code", None)
+    reason = getattr(ws, "close_reason", None)
+    return (1006 if code is None else int(code)), (reason if isinstance(reason, str) else "")
+
+
+async def next_message(messages: AsyncIterator[Any]) -> Any:
+    """The next message of an iterator over a connection, or None once it ended."""
+    try:
+        return await messages.__anext__()
+    except StopAsyncIteration:
+        return None
+
+
+async def close_connection(ws: WebSocketLike, code: int = 1000, reason: str = "") -> None:
+    """``ws.close()``, with the code and reason only when they are not the default (a user's
+    minimal connection object may have a ``close()`` that takes no arguments)."""
+    if code == 1000 and not reason:
+        await ws.close()
+    else:
+        await ws.close(code, reason)
 
 
 class LibraryWebSocket:
@@ -502,8 +558,7 @@ class LibraryWebSocket:
                         log.exception("stream event handler failed")
                 if not self._resume.is_set():
                     await self._resume.wait()
-            code = getattr(self._ws, "close_code", None) or 1000
-            reason = getattr(self._ws, "close_reason", None) or ""
+            code, reason = close_of(self._ws)
         except ConnectionClosed as err:
             frame = err.rcvd
             code, reason = (frame.code, frame.reason) if frame is not None else (1006, "")
@@ -533,7 +588,7 @@ class LibraryWebSocket:
         self._closing = True
         self._resume.set()
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(self._ws.close(code, reason), timeout)
+            await asyncio.wait_for(close_connection(self._ws, code, reason), timeout)
         self.abort()
 
     def abort(self) -> None:

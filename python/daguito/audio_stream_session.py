@@ -63,7 +63,12 @@ from daguito.errors import (
     error_of,
 )
 from relaywire.transport.backoff import Backoff
-from relaywire.transport.ws import accepted_kwargs, close_of, next_message
+from relaywire.transport.ws import (
+    accepted_kwargs,
+    close_of,
+    library_header_options,
+    next_message,
+)
 
 __all__ = [
     "SUPPORTED_CODECS",
@@ -388,7 +393,7 @@ class AudioStreamSession:
         timeout = self._opts.ready_timeout_s
         connect_fn = connect  # the module global, looked up now: tests patch it
         options = {
-            "additional_headers": client_headers(),
+            **library_header_options(client_headers()),
             "ping_interval": PING_INTERVAL,
             "ping_timeout": PING_TIMEOUT,
             "max_size": MAX_MESSAGE_SIZE,

@@ -79,6 +79,7 @@ from relaywire.transport.ws import (
     HandshakeRefused,
     LibraryWebSocket,
     accepted_kwargs,
+    library_header_options,
 )
 
 __all__ = ["ToolHandler", "TurnResult", "WebhookStreamOptions", "WebhookStreamSession", "connect"]
@@ -353,7 +354,7 @@ class WebhookStreamSession:
                 )
             else:
                 options = {
-                    "additional_headers": headers,
+                    **library_header_options(headers),
                     "max_size": opts.max_message_size,
                     "ping_interval": opts.ping_interval,
                     "ping_timeout": opts.ping_timeout,

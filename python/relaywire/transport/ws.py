@@ -45,6 +45,7 @@ __all__ = [
     "close_connection",
     "close_of",
     "default_ssl_context",
+    "library_header_options",
     "next_message",
 ]
 
@@ -122,6 +123,8 @@ class FastWebSocket(asyncio.Protocol):
         self._protocol = ClientProtocol(parse_uri(url), max_size=max_size)
         request = self._protocol.connect()
         for name, value in headers.items():
+            if name in request.headers:  # ours replace the library's own (User-Agent)
+                del request.headers[name]
             request.headers[name] = value
         self._protocol.send_request(request)
         self._transport: asyncio.Transport | None = None
@@ -483,6 +486,20 @@ def accepted_kwargs(fn: Callable[..., Any], kwargs: Mapping[str, Any]) -> dict[s
         if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
     }
     return {name: value for name, value in kwargs.items() if name in names}
+
+
+def library_header_options(headers: Mapping[str, str]) -> dict[str, Any]:
+    """``additional_headers`` and ``user_agent_header`` for websockets' ``connect``.
+
+    The library sends its own ``User-Agent`` and appends the additional headers to it, so a
+    ``User-Agent`` among ``headers`` goes to ``user_agent_header`` instead of being sent twice.
+    """
+    extra = {k: v for k, v in headers.items() if k.lower() != "user-agent"}
+    options: dict[str, Any] = {"additional_headers": extra}
+    for name, value in headers.items():
+        if name.lower() == "user-agent":
+            options["user_agent_header"] = value
+    return options
 
 
 def close_of(ws: object) -> tuple[int, str]:

@@ -34,6 +34,15 @@ if _typing.TYPE_CHECKING:
         verify_webhook,
         verify_webhook_signature,
     )
+    from linktor.utils.webhook import (
+        WebhookEvent as WebhookEvent,
+    )
+    from linktor.utils.webhook import (
+        WebhookEventType as WebhookEventType,
+    )
+    from linktor.utils.webhook import (
+        WebhookHandler as WebhookHandler,
+    )
 
 _EXPORTS: dict[str, tuple[str, ...]] = {
     "errors": (
@@ -90,6 +99,8 @@ __all__ = [
 ]
 
 _MODULE_OF: dict[str, str] = {name: module for module, names in _EXPORTS.items() for name in names}
+# Importable from here as well, though not part of ``from linktor.utils import *``.
+_MODULE_OF.update(dict.fromkeys(("WebhookEvent", "WebhookEventType", "WebhookHandler"), "webhook"))
 _SUBMODULES = frozenset(("errors", "webhook", "http"))
 
 

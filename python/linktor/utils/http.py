@@ -44,7 +44,14 @@ from linktor._dialect import (
     upload_request,
 )
 from linktor._plan import Reply, Request
-from linktor.utils.errors import AuthenticationError, NetworkError, TimeoutError
+from linktor.utils.errors import (
+    AuthenticationError,
+    LinktorError,  # noqa: F401 - the official module held it (and the next two) by import
+    NetworkError,
+    TimeoutError,
+    create_error_from_response,  # noqa: F401
+    is_retryable_error,  # noqa: F401
+)
 from relaywire import __version__ as _relaywire_version
 from relaywire.transport.http import (
     DEFAULT_LIMITS,
@@ -130,10 +137,10 @@ class _HttpBase:
         else:
             self._auth = {"X-API-Key": api_key}
 
-    def set_access_token(self, access_token: str) -> None:
+    def set_access_token(self, token: str) -> None:
         """Authenticate with a bearer token (a JWT from ``auth.login``) from now on."""
-        self._access_token = access_token
-        self._auth = {"Authorization": f"Bearer {access_token}"}
+        self._access_token = token
+        self._auth = {"Authorization": f"Bearer {token}"}
 
     def clear_access_token(self) -> None:
         """Forget the bearer token; the API key, if any, is used again."""
@@ -251,10 +258,10 @@ class HttpClient(_HttpBase):
         max_retries: int = 3,
         retry_delay: float = 1.0,
         headers: Mapping[str, str] | None = None,
+        on_token_refresh: Callable[[], str] | None = None,
         *,
         dialect: str | Dialect | None = None,
         http_client: httpx.Client | None = None,
-        on_token_refresh: Callable[[], str] | None = None,
     ) -> None:
         super().__init__(
             base_url,
@@ -374,10 +381,10 @@ class AsyncHttpClient(_HttpBase):
         max_retries: int = 3,
         retry_delay: float = 1.0,
         headers: Mapping[str, str] | None = None,
+        on_token_refresh: Callable[[], str | Awaitable[str]] | None = None,
         *,
         dialect: str | Dialect | None = None,
         http_client: httpx.AsyncClient | None = None,
-        on_token_refresh: Callable[[], str | Awaitable[str]] | None = None,
     ) -> None:
         super().__init__(
             base_url,

@@ -35,7 +35,10 @@ from linktor.utils.errors import (
 from relaywire.webhooks import linktor_signature, verify_linktor, verify_linktor_request
 
 if TYPE_CHECKING:
-    from linktor.types.webhook import WebhookEvent
+    from linktor.types.webhook import WebhookEvent as WebhookEvent
+    from linktor.types.webhook import WebhookEventType as WebhookEventType
+
+    WebhookHandler: TypeAlias = Callable[[WebhookEvent[Any]], None]
 
 __all__ = [
     "DEFAULT_TOLERANCE",
@@ -383,3 +386,23 @@ def _parse_event(payload: Payload) -> WebhookEvent[Any]:
         raise WebhookPayloadError(
             f"Invalid webhook event structure: {fields}", {"errors": problems}
         ) from None
+
+
+# The official module held these by import or assignment (``from linktor.utils.webhook import
+# WebhookEvent``); they load pydantic, so they are served on first use.
+_LAZY_NAMES = frozenset({"WebhookEvent", "WebhookEventType", "WebhookHandler"})
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY_NAMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from linktor.types import webhook as types_webhook
+
+    value: Any
+    if name == "WebhookHandler":
+        # A handler of one event, as officially typed (its return value is ignored).
+        value = Callable[[types_webhook.WebhookEvent[Any]], None]
+    else:
+        value = getattr(types_webhook, name)
+    globals()[name] = value
+    return value

@@ -186,7 +186,7 @@ def test_sdk_dialect_create_list_get_update_delete(emu: Emulator) -> None:
     assert created["headers"] == {"X-Env": "test"}
     assert created["retryPolicy"] == {
         "maxRetries": 3,
-        "retryInterval": 1.0,
+        "retryInterval": 1,
         "exponentialBackoff": True,
     }
     assert created["createdAt"] == created["updatedAt"]
@@ -318,6 +318,10 @@ def test_webhooks_of_another_tenant_are_invisible(emu: Emulator) -> None:
         (
             {"url": "https://example.com/h", "events": ["*"], "retryPolicy": {"maxRetries": -1}},
             "maxRetries",
+        ),
+        (
+            {"url": "https://x.test/h", "events": ["*"], "retryPolicy": {"retryInterval": 2.5}},
+            "retryInterval must be a whole number of seconds",
         ),
     ],
 )

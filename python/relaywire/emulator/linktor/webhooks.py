@@ -11,8 +11,9 @@ SDKs verify. Each event is POSTed as the JSON ``{"id": "evt_…", "type", "times
 
 A 2xx answer is a success; anything else (or no answer within ``webhook_timeout``) is retried
 after each of ``webhook_retry_delays`` in turn. A webhook's ``retryPolicy.maxRetries`` caps the
-retries (the last configured delay repeats when it asks for more); ``retryInterval`` and
-``exponentialBackoff`` are stored and shown but the configured delays decide the timing, so
+retries (the last configured delay repeats when it asks for more); ``retryInterval`` (a whole
+number of seconds, as the platform renders it; by default the first configured delay rounded up)
+and ``exponentialBackoff`` are stored and shown but the configured delays decide the timing, so
 tests stay fast. Deliveries of one webhook go out one at a time in event order; they never hold
 up the request that caused the event.
 
@@ -31,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
+import math
 import re
 import secrets
 import time
@@ -208,7 +210,9 @@ class WebhookSender:
         delays = self.ctx.config.webhook_retry_delays
         policy: Record = {
             "max_retries": len(delays),
-            "retry_interval": delays[0] if delays else 0,
+            # The platform's retryInterval is a whole number of seconds (the SDK models it as
+            # an int): the first delay, rounded up, so a 0.1 s test delay reads as 1.
+            "retry_interval": math.ceil(delays[0]) if delays else 0,
             "exponential_backoff": len(delays) > 1 and delays[1] > delays[0],
         }
         if given is None:
@@ -225,9 +229,15 @@ class WebhookSender:
                 raise ApiError(400, "VALIDATION_ERROR", "maxRetries must be in 0..20")
             policy["max_retries"] = max_retries
         if interval is not None:
-            if isinstance(interval, bool) or not isinstance(interval, (int, float)) or interval < 0:
-                raise ApiError(400, "VALIDATION_ERROR", "retryInterval must be a number >= 0")
-            policy["retry_interval"] = interval
+            if (
+                isinstance(interval, bool)
+                or not isinstance(interval, (int, float))
+                or not (interval >= 0 and float(interval).is_integer())
+            ):
+                raise ApiError(
+                    400, "VALIDATION_ERROR", "retryInterval must be a whole number of seconds >= 0"
+                )
+            policy["retry_interval"] = int(interval)
         if backoff is not None:
             if not isinstance(backoff, bool):
                 raise ApiError(400, "VALIDATION_ERROR", "exponentialBackoff must be a boolean")

@@ -111,11 +111,13 @@ def test_signed_delivery_reaches_a_receiver_and_verifies(
 def test_fractional_retry_delays_render_whole_seconds() -> None:
     # The emulator reported retryPolicy.retryInterval 0.1 for webhook_retry_delays=(0.1, 0.2),
     # and the SDK's own WebhookConfig (an int, as the platform renders it) refused the answer.
-    with Emulator(webhook_retry_delays=(0.1, 0.2)) as emu:
-        with LinktorClient(base_url=emu.linktor_url, api_key=API_KEY) as client:
-            created = client.webhooks.create("https://example.test/in", ["message.received"])
-            assert created.retry_policy is not None
-            assert created.retry_policy.retry_interval == 1  # 0.1 s, rounded up to a second
-            assert created.retry_policy.max_retries == 2
-            assert created.retry_policy.exponential_backoff is True
-            assert client.webhooks.get(created.id).retry_policy == created.retry_policy
+    with (
+        Emulator(webhook_retry_delays=(0.1, 0.2)) as emu,
+        LinktorClient(base_url=emu.linktor_url, api_key=API_KEY) as client,
+    ):
+        created = client.webhooks.create("https://example.test/in", ["message.received"])
+        assert created.retry_policy is not None
+        assert created.retry_policy.retry_interval == 1  # 0.1 s, rounded up to a second
+        assert created.retry_policy.max_retries == 2
+        assert created.retry_policy.exponential_backoff is True
+        assert client.webhooks.get(created.id).retry_policy == created.retry_policy

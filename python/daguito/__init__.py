@@ -8,7 +8,11 @@ X`` loads what ``X`` needs.
 from __future__ import annotations
 
 import importlib
+import os as _os
 from typing import TYPE_CHECKING, Any
+
+if _os.environ.get("RELAYWIRE_LOG"):  # applied by relaywire on import (relaywire.redaction)
+    importlib.import_module("relaywire")
 
 #: The daguito-sdk API level this package implements (relaywire's own version is
 #: ``daguito._client_headers.SDK_VERSION``).

@@ -20,6 +20,7 @@ from daguito._admin_http import (
     wire_str,
     wire_str_list,
 )
+from relaywire.redaction import masked_repr
 
 __all__ = [
     "AgentFlowSpec",
@@ -62,6 +63,7 @@ class UpsertResult:
         )
 
 
+@masked_repr("webhook_token")
 @dataclass(slots=True)
 class Flow:
     """A flow row (``/api/public/flows``)."""

@@ -17,6 +17,7 @@ from daguito._admin_http import (  # noqa: F401  (request_json: daguito-sdk expo
 )
 from daguito._url import join_http
 from daguito.admin_flow_types import AgentFlowSpec, FlowSpec, UpsertResult
+from relaywire.redaction import masked_repr
 
 __all__ = ["FlowsService", "ResolvedFlowWebhook"]
 
@@ -25,6 +26,7 @@ _UPSERT_AGENT = "/v1/flows/upsert-agent"
 _UPSERT_FLOW = "/v1/flows/upsert"
 
 
+@masked_repr("webhook_token")
 @dataclass
 class ResolvedFlowWebhook:
     """What a flow slug resolves to: the flow and the webhook that runs it."""

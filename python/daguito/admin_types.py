@@ -19,6 +19,7 @@ from daguito._admin_http import (
     wire_str,
     wire_str_list,
 )
+from relaywire.redaction import masked_repr
 
 __all__ = [
     "AccountKey",
@@ -48,6 +49,7 @@ class AccountKey:
     revoked_at: str | None
 
 
+@masked_repr("plaintext")
 @dataclass
 class AccountKeyCreated(AccountKey):
     """A new account key; ``plaintext`` is shown only in the create response."""
@@ -71,6 +73,7 @@ class PublicKey:
     revoked_at: str | None
 
 
+@masked_repr("plaintext")
 @dataclass
 class PublicKeyCreated(PublicKey):
     """A new public key; ``plaintext`` is shown only in the create response."""

@@ -35,7 +35,6 @@ during a gap. ``pause`` / ``resume`` frames are buffered in order and never drop
 from __future__ import annotations
 
 import asyncio
-import logging
 import math
 import re
 from collections import deque
@@ -62,6 +61,7 @@ from daguito.errors import (
     InvalidTokenError,
     error_of,
 )
+from relaywire.redaction import get_logger, masked_repr, register_secret
 from relaywire.transport.backoff import Backoff
 from relaywire.transport.ws import (
     accepted_kwargs,
@@ -82,7 +82,7 @@ __all__ = [
     "websockets",
 ]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 SUPPORTED_CODECS: frozenset[str] = frozenset({"pcm16", "opus", "webm-opus", "mulaw", "flac"})
 #: The server's frame cap, used until a ``ready`` frame says otherwise.
@@ -98,6 +98,7 @@ _AUTH_WORDS = re.compile(r"token|auth|credential|forbidden|api[ _-]?key", re.IGN
 _CLOSE_WAIT = 2.0
 
 
+@masked_repr("token")
 @dataclass
 class AudioStreamOptions:
     """Options of an :class:`AudioStreamSession`.
@@ -152,6 +153,7 @@ class AudioStreamSession:
         if isinstance(buffer, bool) or not isinstance(buffer, int) or buffer < 0:
             raise ValueError(f"reconnect_buffer_bytes must be an int >= 0, got {buffer!r}")
 
+        register_secret(opts.token)
         self._opts = opts
         self._session_id = opts.session_id or random_session_id("py")
         query = {"token": opts.token, "codec": opts.codec}
@@ -419,10 +421,12 @@ class AudioStreamSession:
                 kind=DaguitoTimeoutError,
             ) from err
         except (OSError, WebSocketException) as err:
-            # Some websockets errors quote the URL, and with it the token.
-            text = (str(err) or type(err).__name__).replace(self._opts.token, "<token>")
+            # Some websockets errors quote the URL, and with it the token: DaguitoError
+            # redacts its message.
             raise error_of(
-                AudioStreamError, f"failed to connect: {text}", kind=DaguitoConnectionError
+                AudioStreamError,
+                f"failed to connect: {err or type(err).__name__}",
+                kind=DaguitoConnectionError,
             ) from err
         self._opening = ws
         messages = ws.__aiter__()

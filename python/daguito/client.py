@@ -38,6 +38,7 @@ from daguito.admin_nodes import NodesService
 from daguito.admin_public_keys import PublicKeysService
 from daguito.models import ModelsService
 from daguito.templates import TemplatesService
+from relaywire.redaction import register_secret
 from relaywire.transport.http import RetryPolicy, new_async_client
 
 __all__ = [
@@ -89,6 +90,7 @@ class Daguito:
             raise ValueError("api_key is required")
         self.api_url: str = api_url or os.environ.get("DAGUITO_API_URL") or DEFAULT_API_URL
         self.api_key: str = api_key
+        register_secret(api_key)
         checked = check_timeout(timeout, DEFAULT_TIMEOUT, "timeout")
         request_timeout: float | httpx.Timeout = timeout if checked is None else checked
         if http_client is not None and not isinstance(http_client, httpx.AsyncClient):

@@ -14,14 +14,15 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import logging
 import typing
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from relaywire.redaction import get_logger
+
 __all__ = ["Emitter", "Listener"]
 
-log = logging.getLogger("daguito.emitter")
+log = get_logger("daguito.emitter")
 
 # typing's spelling, as daguito-sdk had it (its args read ``([Any], NoneType)``).
 Listener = typing.Callable[[Any], None]

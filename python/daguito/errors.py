@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from typing import Any, Literal, TypeVar
 
+from relaywire.redaction import redact
+
 __all__ = [
     "AudioStreamError",
     "DaguitoConnectionError",
@@ -44,6 +46,7 @@ class DaguitoError(Exception):
     body: Any = None
 
     def __init__(self, message: str, status: int | None = None) -> None:
+        message = redact(message)  # a server may quote the credential it refused
         super().__init__(message)
         self.message = message
         self.status = status

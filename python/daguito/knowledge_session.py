@@ -38,6 +38,7 @@ from daguito._http import (
 )
 from daguito._url import join_http, quote_segment
 from daguito.errors import KnowledgeError, error_of
+from relaywire.redaction import masked_repr, register_secret
 
 __all__ = [
     "IngestTextInput",
@@ -53,6 +54,7 @@ __all__ = [
 DEFAULT_TIMEOUT = 60.0
 
 
+@masked_repr("api_key")
 @dataclass
 class KnowledgeSessionOptions:
     """``api_key`` is an org key (``sk_dgt_…``) with ``kb:read`` / ``kb:write``.
@@ -121,6 +123,7 @@ class KnowledgeSession:
     used with or without ``async with``, and from several tasks at once."""
 
     def __init__(self, opts: KnowledgeSessionOptions) -> None:
+        register_secret(opts.api_key)
         self._opts = opts
         timeout = opts.timeout
         if isinstance(timeout, httpx.Timeout):

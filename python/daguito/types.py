@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
+from relaywire.redaction import masked_repr
+
 __all__ = [
     "ClosedEvent",
     "ErrorEvent",
@@ -101,6 +103,7 @@ class MediaKind:
     ALL: Final = frozenset({"image", "audio", "document", "video"})
 
 
+@masked_repr("token")
 @dataclass
 class WebhookStreamOptions:
     """Options of a :class:`~daguito.webhook_stream_session.WebhookStreamSession`.

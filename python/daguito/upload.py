@@ -47,6 +47,7 @@ from daguito._http import check_timeout, decode_json, raise_for_status, request
 from daguito._url import join_http, quote_segment
 from daguito.errors import UploadError, error_of
 from daguito.types import MediaKind
+from relaywire.redaction import masked_repr, register_secret
 
 __all__ = ["UploadError", "UploadInput", "UploadKind", "UploadResult", "upload_file"]
 
@@ -66,6 +67,7 @@ _DEFAULT_MIME = {
 }
 
 
+@masked_repr("token")
 @dataclass
 class UploadInput:
     """What to upload: exactly one of ``path`` and ``data``; ``filename`` is required with
@@ -108,6 +110,7 @@ async def upload_file(inp: UploadInput) -> UploadResult:
     )
     if not isinstance(inp.token, str) or not inp.token:
         raise UploadError("UploadInput.token must be a non-empty string")
+    register_secret(inp.token)
     if (inp.path is None) == (inp.data is None):
         raise UploadError("UploadInput needs exactly one of path or data")
     if inp.mime_type is not None and not isinstance(inp.mime_type, str):

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from daguito.errors import StreamError, WebhookStreamRunError
 from daguito.types import WebhookStreamOptions, text_message
 from daguito.webhook_stream_session import WebhookStreamSession
+from relaywire.redaction import masked_repr
 
 __all__ = [
     "WebhookRunStreamInput",
@@ -26,6 +27,7 @@ __all__ = [
 ]
 
 
+@masked_repr("token")
 @dataclass
 class WebhookRunStreamInput:
     api_url: str

@@ -30,6 +30,7 @@ from daguito._client_headers import client_headers  # noqa: F401 - daguito-sdk e
 from daguito._http import check_timeout, decode_json, encode_json, raise_for_status, request
 from daguito._url import join_http, quote_segment
 from daguito.errors import WebhookError, error_of
+from relaywire.redaction import masked_repr, register_secret
 from relaywire.transport.sync import run_sync
 
 __all__ = [
@@ -44,6 +45,7 @@ DEFAULT_TIMEOUT_SECONDS = 90.0
 _JSON_HEADERS = {"Content-Type": "application/json"}
 
 
+@masked_repr("token")
 @dataclass
 class WebhookRunInput:
     """What to run. ``token`` is the raw ``sk_wh_…`` token (an account key also works).
@@ -76,6 +78,7 @@ def _prepare(inp: WebhookRunInput) -> tuple[str, bytes, float | httpx.Timeout]:
         checked = check_timeout(inp.timeout_seconds, DEFAULT_TIMEOUT_SECONDS, "timeout_seconds")
         assert checked is not None
         timeout = checked
+    register_secret(inp.token)  # it travels in the URL path, which httpx logs
     url = join_http(inp.api_url, "/h/" + quote_segment(inp.token))
     body = encode_json(inp.input or {})
     return url, body, timeout

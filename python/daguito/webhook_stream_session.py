@@ -33,7 +33,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
-import logging
 import time
 import weakref
 from collections import deque
@@ -71,6 +70,7 @@ from daguito.types import (
     UnknownFrameEvent,
     WebhookStreamOptions,
 )
+from relaywire.redaction import get_logger, register_secret
 from relaywire.streams import FLAG_CONTROL, FLAG_TOOL_CALL, FLAG_TURN_END, StreamDecoder
 from relaywire.transport.backoff import Backoff
 from relaywire.transport.errors import RequestTimeout, TransportError
@@ -84,7 +84,7 @@ from relaywire.transport.ws import (
 
 __all__ = ["ToolHandler", "TurnResult", "WebhookStreamOptions", "WebhookStreamSession", "connect"]
 
-log = logging.getLogger("daguito.stream")
+log = get_logger("daguito.stream")
 
 T = TypeVar("T")
 ToolHandler = Union[  # noqa: UP007 - a runtime alias, as in daguito-sdk
@@ -222,6 +222,7 @@ class WebhookStreamSession:
 
     def __init__(self, opts: WebhookStreamOptions) -> None:
         _validate_options(opts)
+        register_secret(opts.token)
         self.opts = opts
         self._session_key = opts.session_key or random_session_id("py")
         self._decoder = StreamDecoder(

@@ -13,9 +13,13 @@ helpers) and ``Linktor``, the name the documentation's getting-started page uses
 """
 
 import importlib as _importlib
+import os as _os
 import typing as _typing
 
 from linktor import types as _types
+
+if _os.environ.get("RELAYWIRE_LOG"):  # applied by relaywire on import (relaywire.redaction)
+    _importlib.import_module("relaywire")
 
 __version__ = "1.0.0"
 

@@ -80,7 +80,6 @@ import asyncio
 import contextlib
 import enum
 import inspect
-import logging
 import os
 import ssl as ssl_module
 from collections import deque
@@ -112,6 +111,7 @@ from linktor.utils.errors import (
     create_error_from_response,
 )
 from linktor.utils.http import DEFAULT_BASE_URL, USER_AGENT
+from relaywire.redaction import get_logger, register_secret
 from relaywire.streams import EnvelopeDecoder
 from relaywire.transport.backoff import Backoff
 from relaywire.transport.errors import RequestTimeout, TransportError
@@ -136,7 +136,7 @@ __all__ = [
     "to_event",
 ]
 
-log = logging.getLogger("linktor.websocket")
+log = get_logger("linktor.websocket")
 
 #: Closes after which the client reconnects (when ``auto_reconnect``); any other ends it.
 RECOVERABLE_CLOSE_CODES = frozenset({1001, 1005, 1006, 1011, 1012, 1013, 1014})
@@ -363,6 +363,8 @@ class LinktorWebSocket:
             api_key = os.environ.get("LINKTOR_API_KEY") or None
         self.api_key = api_key
         self.access_token = access_token
+        register_secret(api_key)
+        register_secret(access_token)
         self.auto_reconnect = auto_reconnect
         self.max_reconnect_attempts = max_reconnect_attempts
         self.open_timeout = open_timeout

@@ -39,30 +39,30 @@ class User(LinktorModel):
 
 class LoginRequest(LinktorModel):
     email: str
-    password: str
+    password: str = Field(repr=False)
 
 
 class LoginResponse(LinktorModel):
-    access_token: str = Field(alias="accessToken")
-    refresh_token: str = Field(alias="refreshToken")
+    access_token: str = Field(alias="accessToken", repr=False)
+    refresh_token: str = Field(alias="refreshToken", repr=False)
     expires_in: int = Field(alias="expiresIn")
     token_type: str = Field(alias="tokenType")
     user: User
 
 
 class RefreshTokenRequest(LinktorModel):
-    refresh_token: str = Field(alias="refreshToken")
+    refresh_token: str = Field(alias="refreshToken", repr=False)
 
 
 class RefreshTokenResponse(LinktorModel):
-    access_token: str = Field(alias="accessToken")
-    refresh_token: str = Field(alias="refreshToken")
+    access_token: str = Field(alias="accessToken", repr=False)
+    refresh_token: str = Field(alias="refreshToken", repr=False)
     expires_in: int = Field(alias="expiresIn")
 
 
 class CreateUserRequest(LinktorModel):
     email: str
-    password: str
+    password: str = Field(repr=False)
     name: str
     role: UserRole
     phone: str | None = None

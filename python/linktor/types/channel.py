@@ -38,31 +38,31 @@ class WhatsAppConfig(LinktorModel):
     type: str = "whatsapp"
     phone_number_id: str = Field(alias="phoneNumberId")
     business_account_id: str = Field(alias="businessAccountId")
-    access_token: str = Field(alias="accessToken")
-    verify_token: str = Field(alias="verifyToken")
-    app_secret: str | None = Field(default=None, alias="appSecret")
+    access_token: str = Field(alias="accessToken", repr=False)
+    verify_token: str = Field(alias="verifyToken", repr=False)
+    app_secret: str | None = Field(default=None, alias="appSecret", repr=False)
 
 
 class TelegramConfig(LinktorModel):
     type: str = "telegram"
-    bot_token: str = Field(alias="botToken")
+    bot_token: str = Field(alias="botToken", repr=False)
     bot_username: str | None = Field(default=None, alias="botUsername")
-    webhook_secret: str | None = Field(default=None, alias="webhookSecret")
+    webhook_secret: str | None = Field(default=None, alias="webhookSecret", repr=False)
 
 
 class FacebookConfig(LinktorModel):
     type: str = "facebook"
     page_id: str = Field(alias="pageId")
-    page_access_token: str = Field(alias="pageAccessToken")
-    app_secret: str | None = Field(default=None, alias="appSecret")
+    page_access_token: str = Field(alias="pageAccessToken", repr=False)
+    app_secret: str | None = Field(default=None, alias="appSecret", repr=False)
     page_name: str | None = Field(default=None, alias="pageName")
 
 
 class InstagramConfig(LinktorModel):
     type: str = "instagram"
     instagram_id: str = Field(alias="instagramId")
-    page_access_token: str = Field(alias="pageAccessToken")
-    app_secret: str | None = Field(default=None, alias="appSecret")
+    page_access_token: str = Field(alias="pageAccessToken", repr=False)
+    app_secret: str | None = Field(default=None, alias="appSecret", repr=False)
     username: str | None = None
 
 

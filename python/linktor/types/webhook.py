@@ -121,7 +121,7 @@ class WebhookConfig(LinktorModel):
     id: str
     tenant_id: str = Field(alias="tenantId")
     url: str
-    secret: str
+    secret: str = Field(repr=False)
     events: list[WebhookEventType]
     status: str
     headers: dict[str, str] | None = None

@@ -18,6 +18,8 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from relaywire.redaction import redact
+
 __all__ = [
     "AuthenticationError",
     "AuthorizationError",
@@ -67,6 +69,7 @@ class LinktorError(Exception):
         body: Any = None,
         server_code: str | None = None,
     ) -> None:
+        message = redact(message)  # a server may quote the credential it refused
         super().__init__(message)
         self.message = message
         self.code = code

@@ -25,7 +25,6 @@ Same constructor and verbs as the official SDK's (``get``, ``post``, ``put``, ``
 from __future__ import annotations
 
 import inspect
-import logging
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
@@ -53,6 +52,7 @@ from linktor.utils.errors import (
     is_retryable_error,  # noqa: F401
 )
 from relaywire import __version__ as _relaywire_version
+from relaywire.redaction import get_logger, register_secret
 from relaywire.transport.http import (
     DEFAULT_LIMITS,
     AsyncClientPool,
@@ -66,7 +66,7 @@ from relaywire.transport.tls import shared_ssl_context
 
 __all__ = ["AsyncHttpClient", "HttpClient"]
 
-_log = logging.getLogger("linktor")
+_log = get_logger("linktor")
 
 DEFAULT_BASE_URL = "https://api.linktor.io"
 USER_AGENT = f"linktor-python/1.0.0 relaywire/{_relaywire_version}"
@@ -131,6 +131,7 @@ class _HttpBase:
     def set_api_key(self, api_key: str) -> None:
         """Authenticate with an API key from now on (``X-API-Key``; ``Authorization: Bearer``
         in the server dialect, which knows no other header)."""
+        register_secret(api_key)
         self._api_key = api_key
         if self._dialect is Dialect.SERVER:
             self._auth = {"Authorization": f"Bearer {api_key}"}
@@ -139,6 +140,7 @@ class _HttpBase:
 
     def set_access_token(self, token: str) -> None:
         """Authenticate with a bearer token (a JWT from ``auth.login``) from now on."""
+        register_secret(token)
         self._access_token = token
         self._auth = {"Authorization": f"Bearer {token}"}
 

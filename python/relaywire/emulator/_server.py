@@ -27,6 +27,7 @@ from relaywire.emulator._faults import Faults
 from relaywire.emulator._http import ApiError, EdgeMiddleware, RateLimit, json_response
 from relaywire.emulator.daguito.state import DaguitoState
 from relaywire.emulator.linktor.store import LinktorStore
+from relaywire.redaction import install
 
 __all__ = ["Emulator", "build_app"]
 
@@ -223,6 +224,8 @@ class Emulator:
             raise
         self._socket = sock
         self.port = sock.getsockname()[1]
+        # uvicorn logs each WebSocket upgrade with its query string (a Daguito token) at INFO.
+        install(("uvicorn.error", "uvicorn.access"))
         config = uvicorn.Config(
             self._app,
             lifespan="off",

@@ -25,6 +25,7 @@ from typing import Any
 
 import httpx
 
+from relaywire.redaction import install
 from relaywire.transport.errors import RequestTimeout, TransportConnectError, TransportError
 from relaywire.transport.tls import shared_ssl_context
 
@@ -39,6 +40,9 @@ __all__ = [
     "send",
     "send_sync",
 ]
+
+# httpx logs every request line (with a Daguito token in the path) at INFO, httpcore at DEBUG.
+install()
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 DEFAULT_LIMITS = httpx.Limits(

@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
-import logging
 import os
 import ssl as ssl_module
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -30,6 +29,7 @@ from websockets.frames import Opcode
 from websockets.protocol import State
 from websockets.uri import parse_uri
 
+from relaywire.redaction import get_logger, install, redact
 from relaywire.transport.errors import RequestTimeout, TransportConnectError, TransportError
 from relaywire.transport.tls import shared_ssl_context
 
@@ -49,7 +49,9 @@ __all__ = [
     "next_message",
 ]
 
-log = logging.getLogger("relaywire.transport.ws")
+log = get_logger("relaywire.transport.ws")
+# websockets logs the upgrade request (URL with its token, credential headers) at DEBUG.
+install()
 
 #: ``on_batch(events, flags)``: a list of ``(event_type, payload)`` and the decoder's flags.
 BatchHandler = Callable[[list[tuple[str, Any]], int], None]
@@ -94,14 +96,6 @@ class HandshakeRefused(TransportError):
 def default_ssl_context() -> ssl_module.SSLContext:
     """The process's shared verified client context."""
     return shared_ssl_context()
-
-
-def _redact(url: str) -> str:
-    head, sep, query = url.partition("?")
-    if not sep:
-        return url
-    parts = [p if not p.startswith("token=") else "token=***" for p in query.split("&")]
-    return head + "?" + "&".join(parts)
 
 
 class FastWebSocket(asyncio.Protocol):
@@ -185,14 +179,14 @@ class FastWebSocket(asyncio.Protocol):
             raise RequestTimeout(
                 f"WebSocket opening handshake timed out after {open_timeout:g}s",
                 method="GET",
-                url=_redact(url),
+                url=redact(url),
             ) from err
         except (OSError, InvalidHandshake, EOFError) as err:
             conn.abort()
             raise TransportConnectError(
                 f"WebSocket connection failed: {err or type(err).__name__}",
                 method="GET",
-                url=_redact(url),
+                url=redact(url),
             ) from err
         except BaseException:
             conn.abort()
@@ -245,7 +239,7 @@ class FastWebSocket(asyncio.Protocol):
                     response.status_code,
                     bytes(response.body or b""),
                     {k.lower(): v for k, v in response.headers.raw_items()},
-                    _redact(self.url),
+                    redact(self.url),
                 )
             )
         else:
@@ -430,7 +424,7 @@ class FastWebSocket(asyncio.Protocol):
             except asyncio.TimeoutError:
                 if self._paused:
                     continue
-                log.warning("keepalive ping timed out; closing %s", _redact(self.url))
+                log.warning("keepalive ping timed out; closing %s", redact(self.url))
                 self._fail(1011, "keepalive ping timeout")
                 return
 

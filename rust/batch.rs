@@ -7,7 +7,11 @@
 //! the calling thread, where handing work to the pool would cost more than it saves.
 
 use std::ops::Range;
+use std::ptr;
+use std::sync::atomic::{AtomicPtr, Ordering};
 use std::sync::{Condvar, Mutex, OnceLock};
+
+use rayon::ThreadPool;
 
 /// Below this much work (bytes hashed, plus [`PER_ITEM_WORK`] an item for keying and
 /// finalisation) a batch is checked on the calling thread.
@@ -45,10 +49,49 @@ impl Latch {
     }
 }
 
+/// A thread pool and the process that built it.
+struct ProcessPool {
+    pid: u32,
+    pool: ThreadPool,
+}
+
+static POOL: AtomicPtr<ProcessPool> = AtomicPtr::new(ptr::null_mut());
+
+/// The thread pool of this process.
+///
+/// Not rayon's global pool: after `fork()` a child inherits that pool's bookkeeping but none of
+/// its threads, so work handed to it would wait forever (a Python server that forks workers
+/// after warming up, such as gunicorn `--preload`, would hang in them). Each process builds its
+/// own pool on first use; a forked child leaks the parent's, whose threads it does not have.
+/// Lock-free, so a lock held by another thread at fork time cannot block the child either.
+/// `None` only if no thread can be started; batches then run on the calling thread.
+pub fn pool() -> Option<&'static ThreadPool> {
+    let pid = std::process::id();
+    loop {
+        let current = POOL.load(Ordering::Acquire);
+        // SAFETY: a stored pointer comes from `Box::into_raw` below and is never freed.
+        if let Some(entry) = unsafe { current.as_ref() } {
+            if entry.pid == pid {
+                return Some(&entry.pool);
+            }
+        }
+        let built = rayon::ThreadPoolBuilder::new()
+            .thread_name(|index| format!("relaywire-batch-{index}"))
+            .build()
+            .ok()?;
+        let fresh = Box::into_raw(Box::new(ProcessPool { pid, pool: built }));
+        if POOL.compare_exchange(current, fresh, Ordering::AcqRel, Ordering::Acquire).is_err() {
+            // Another thread stored a pool first: use that one, drop ours.
+            // SAFETY: `fresh` was never shared.
+            drop(unsafe { Box::from_raw(fresh) });
+        }
+    }
+}
+
 /// Whether a batch of `count` items holding `body_bytes` in all is worth the thread pool.
 pub fn is_large(count: usize, body_bytes: usize) -> bool {
     let work = body_bytes.saturating_add(count.saturating_mul(PER_ITEM_WORK));
-    work >= PARALLEL_MIN_WORK && rayon::current_num_threads() >= 2
+    work >= PARALLEL_MIN_WORK && pool().is_some_and(|pool| pool.current_num_threads() >= 2)
 }
 
 /// Checks `count` items, in order.
@@ -70,19 +113,20 @@ where
     C: Fn(&T) -> bool + Sync,
     R: FnOnce(&(dyn Fn() + Sync)),
 {
-    if !large {
+    let pool = if large { pool() } else { None };
+    let Some(pool) = pool else {
         let items = prepare(0..count)?;
         let results = OnceLock::new();
         release(&|| {
             let _ = results.set(items.iter().map(&check).collect::<Vec<bool>>());
         });
         return Ok(results.into_inner().unwrap_or_default());
-    }
+    };
 
     let mut results = vec![false; count];
     let latch = Latch::new(count.div_ceil(CHUNK));
     let (check, latch_ref) = (&check, &latch);
-    rayon::in_place_scope(|scope| {
+    pool.in_place_scope(|scope| {
         for (index, out) in results.chunks_mut(CHUNK).enumerate() {
             let start = index * CHUNK;
             let items = prepare(start..start + out.len())?;
@@ -144,6 +188,7 @@ mod tests {
     #[test]
     fn size_threshold() {
         assert!(!is_large(10, 10 * 1024));
-        assert_eq!(is_large(10_000, 10_000 * 1024), rayon::current_num_threads() >= 2);
+        let threads = pool().map_or(1, ThreadPool::current_num_threads);
+        assert_eq!(is_large(10_000, 10_000 * 1024), threads >= 2);
     }
 }

@@ -28,6 +28,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from relaywire._native import ModelPlan
+from relaywire.transport import fork
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -242,6 +243,12 @@ def compile_plan(model: type[BaseModel]) -> ModelPlan:
 
 _plans: weakref.WeakKeyDictionary[type, ModelPlan | None] = weakref.WeakKeyDictionary()
 _plans_lock = threading.Lock()
+
+
+@fork.on_fork_in_child
+def _new_lock() -> None:  # another parent thread may have held it at fork time
+    global _plans_lock
+    _plans_lock = threading.Lock()
 
 
 def plan_for(model: type[BaseModel]) -> ModelPlan | None:

@@ -33,6 +33,8 @@ import traceback
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
+from relaywire.transport import fork
+
 __all__ = [
     "LOGGERS",
     "RedactingFilter",
@@ -114,6 +116,14 @@ _SHAPES: tuple[re.Pattern[str], ...] = (
 )
 
 _registry_lock = threading.Lock()
+
+
+@fork.on_fork_in_child
+def _new_lock() -> None:  # another parent thread may have held it at fork time
+    global _registry_lock
+    _registry_lock = threading.Lock()
+
+
 _registered: dict[str, None] = {}
 _registered_pattern: re.Pattern[str] | None = None
 

@@ -53,6 +53,7 @@ from linktor.utils.errors import (
 )
 from relaywire import __version__ as _relaywire_version
 from relaywire.redaction import get_logger, register_secret
+from relaywire.transport import fork
 from relaywire.transport.http import (
     DEFAULT_LIMITS,
     AsyncClientPool,
@@ -278,7 +279,16 @@ class HttpClient(_HttpBase):
         self._client: httpx.Client | None = http_client
         self._owns_client = http_client is None
         self._lock = threading.Lock()
+        fork.register(self)
         self.on_token_refresh = on_token_refresh
+
+    def _after_fork_in_child(self) -> None:
+        # A forked worker gets a pool of its own; the inherited connections are the parent's.
+        # (An ``http_client`` you passed is yours to replace after a fork.)
+        if self._owns_client:
+            fork.abandon(self._client)
+            self._client = None
+        self._lock = threading.Lock()
 
     def _httpx(self) -> httpx.Client:
         client = self._client

@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 
 from relaywire.redaction import install
+from relaywire.transport import fork
 from relaywire.transport.errors import RequestTimeout, TransportConnectError, TransportError
 from relaywire.transport.tls import shared_ssl_context
 
@@ -273,6 +274,12 @@ class AsyncClientPool:
         self._clients: weakref.WeakKeyDictionary[
             asyncio.AbstractEventLoop, tuple[httpx.AsyncClient, AsyncGenerator[None, None]]
         ] = weakref.WeakKeyDictionary()
+        fork.register(self)
+
+    def _after_fork_in_child(self) -> None:
+        # The pooled connections' sockets are the parent's: start afresh, leave those alone.
+        fork.abandon(list(self._clients.items()))
+        self._clients = weakref.WeakKeyDictionary()
 
     def get(self) -> httpx.AsyncClient:
         """The client of the running loop (created on first use). Call it from a coroutine."""

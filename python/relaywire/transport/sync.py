@@ -3,6 +3,9 @@
 One daemon thread owns an event loop for the whole process; sync wrappers submit coroutines to it
 and block until they finish. It works where ``asyncio.run`` cannot (a notebook, an async web
 handler calling sync code), and the loop's pooled connections are reused across calls.
+
+A forked child starts a loop thread of its own on first use: the parent's does not exist there
+(:mod:`relaywire.transport.fork`).
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from collections.abc import Coroutine
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
+from relaywire.transport import fork
+
 T = TypeVar("T")
 
 
@@ -24,6 +29,13 @@ class SyncRunner:
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
+        fork.register(self)
+
+    def _after_fork_in_child(self) -> None:
+        # The loop's thread was not copied; its selector and self-pipe belong to the parent.
+        fork.abandon(self._loop, self._thread)
+        self._lock = threading.Lock()
+        self._loop = self._thread = None
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:

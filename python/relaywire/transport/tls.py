@@ -11,10 +11,18 @@ import os
 import ssl
 import threading
 
+from relaywire.transport import fork
+
 __all__ = ["shared_ssl_context"]
 
 _lock = threading.Lock()
 _context: ssl.SSLContext | None = None
+
+
+@fork.on_fork_in_child
+def _new_lock() -> None:  # another parent thread may have held it at fork time
+    global _lock
+    _lock = threading.Lock()
 
 
 def shared_ssl_context() -> ssl.SSLContext:

@@ -41,6 +41,7 @@ from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 import websockets
@@ -63,6 +64,8 @@ from daguito.errors import (
 )
 from relaywire.redaction import get_logger, masked_repr, register_secret
 from relaywire.transport.backoff import Backoff
+from relaywire.transport.errors import TransportError
+from relaywire.transport.proxy import open_tunnel, proxy_for
 from relaywire.transport.ws import (
     accepted_kwargs,
     close_of,
@@ -83,6 +86,8 @@ __all__ = [
 ]
 
 log = get_logger(__name__)
+#: The library ``connect``; when the module global is patched, the session uses the patch.
+_LIBRARY_CONNECT = connect
 
 SUPPORTED_CODECS: frozenset[str] = frozenset({"pcm16", "opus", "webm-opus", "mulaw", "flac"})
 #: The server's frame cap, used until a ``ready`` frame says otherwise.
@@ -106,8 +111,9 @@ class AudioStreamOptions:
     ``token`` is the ``sk_wh_…`` token of the companion event stream. ``sample_rate`` is
     required for ``pcm16``. ``ready_timeout_s`` bounds the opening handshake and the wait for
     the ``ready`` frame. relaywire additions: ``reconnect_buffer_bytes`` (audio kept while
-    reconnecting, see the module documentation) and ``max_reconnect_delay`` (seconds, the
-    backoff cap).
+    reconnecting, see the module documentation), ``max_reconnect_delay`` (seconds, the
+    backoff cap) and ``proxy`` (``True``: an HTTP proxy from the environment, as for REST; a
+    URL; ``None``: direct).
     """
 
     api_url: str
@@ -119,6 +125,7 @@ class AudioStreamOptions:
     auto_reconnect: bool = True
     reconnect_buffer_bytes: int = DEFAULT_RECONNECT_BUFFER_BYTES
     max_reconnect_delay: float = 30.0
+    proxy: bool | str | None = True
 
 
 @dataclass
@@ -393,18 +400,8 @@ class AudioStreamSession:
         object returned by a patched ``connect`` works as the library's connection does.
         """
         timeout = self._opts.ready_timeout_s
-        connect_fn = connect  # the module global, looked up now: tests patch it
-        options = {
-            **library_header_options(client_headers()),
-            "ping_interval": PING_INTERVAL,
-            "ping_timeout": PING_TIMEOUT,
-            "max_size": MAX_MESSAGE_SIZE,
-            "open_timeout": timeout,
-        }
         try:
-            ws = await asyncio.wait_for(
-                connect_fn(self._url, **accepted_kwargs(connect_fn, options)), timeout
-            )
+            ws = await asyncio.wait_for(self._connect(), timeout)
         except InvalidStatus as err:
             status = err.response.status_code
             detail = (
@@ -420,7 +417,7 @@ class AudioStreamSession:
                 f"failed to connect: no WebSocket handshake within {timeout:g}s",
                 kind=DaguitoTimeoutError,
             ) from err
-        except (OSError, WebSocketException) as err:
+        except (TransportError, OSError, WebSocketException) as err:
             # Some websockets errors quote the URL, and with it the token: DaguitoError
             # redacts its message.
             raise error_of(
@@ -446,6 +443,33 @@ class AudioStreamSession:
             if self._opening is ws:
                 self._opening = None
         return ws, messages, ready
+
+    async def _connect(self) -> ClientConnection:
+        connect_fn = connect  # the module global, looked up now: tests patch it
+        options: dict[str, Any] = {
+            **library_header_options(client_headers()),
+            "ping_interval": PING_INTERVAL,
+            "ping_timeout": PING_TIMEOUT,
+            "max_size": MAX_MESSAGE_SIZE,
+            "open_timeout": self._opts.ready_timeout_s,
+        }
+        if connect_fn is _LIBRARY_CONNECT:
+            # The proxy as for REST and the event stream: a CONNECT tunnel handed to the
+            # library (websockets before 15 has no proxy support of its own).
+            proxy_url = proxy_for(self._url, self._opts.proxy)
+            if proxy_url is not None:
+                parts = urlsplit(self._url)
+                port = parts.port or (443 if parts.scheme == "wss" else 80)
+                options["sock"] = await open_tunnel(proxy_url, parts.hostname or "", port)
+        elif self._opts.proxy is not True:
+            options["proxy"] = self._opts.proxy
+        try:
+            return await connect_fn(self._url, **accepted_kwargs(connect_fn, options))
+        except BaseException:
+            sock = options.get("sock")
+            if sock is not None:
+                sock.close()
+            raise
 
     async def _await_ready(
         self, ws: ClientConnection, messages: AsyncIterator[Any]

@@ -120,6 +120,9 @@ class WebhookStreamOptions:
     * ``max_reconnect_delay``: cap, in seconds, of the jittered exponential reconnect backoff.
     * ``ping_interval`` / ``ping_timeout``: WebSocket keepalive, in seconds (None disables).
     * ``headers``: extra HTTP headers for the WebSocket upgrade.
+    * ``proxy``: ``True`` takes an HTTP proxy from the environment (``HTTPS_PROXY`` for wss://,
+      ``HTTP_PROXY`` for ws://, ``ALL_PROXY``, ``NO_PROXY``) as httpx does for REST; a URL
+      names one (``http://user:pass@host:3128``); ``None`` connects directly.
     """
 
     api_url: str
@@ -137,6 +140,7 @@ class WebhookStreamOptions:
     ping_interval: float | None = 25.0
     ping_timeout: float | None = 20.0
     headers: dict[str, str] | None = None
+    proxy: bool | str | None = True
 
 
 def text_message(text: str) -> dict[str, Any]:

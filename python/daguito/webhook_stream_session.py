@@ -352,6 +352,7 @@ class WebhookStreamSession:
                     open_timeout=opts.open_timeout,
                     ping_interval=opts.ping_interval,
                     ping_timeout=opts.ping_timeout,
+                    proxy=opts.proxy,
                 )
             else:
                 options = {
@@ -360,6 +361,8 @@ class WebhookStreamSession:
                     "ping_interval": opts.ping_interval,
                     "ping_timeout": opts.ping_timeout,
                 }
+                if opts.proxy is not True:  # websockets' own default; older releases lack it
+                    options["proxy"] = opts.proxy
                 ws = await asyncio.wait_for(
                     connect_fn(self._url(), **accepted_kwargs(connect_fn, options)),
                     opts.open_timeout,

@@ -115,6 +115,7 @@ from relaywire.redaction import get_logger, register_secret
 from relaywire.streams import EnvelopeDecoder
 from relaywire.transport.backoff import Backoff
 from relaywire.transport.errors import RequestTimeout, TransportError
+from relaywire.transport.proxy import ProxyError, ProxyOption
 from relaywire.transport.ws import FastWebSocket, HandshakeRefused
 
 if TYPE_CHECKING:
@@ -351,6 +352,7 @@ class LinktorWebSocket:
         token_in_query: bool = True,
         headers: Mapping[str, str] | None = None,
         ssl: ssl_module.SSLContext | None = None,
+        proxy: ProxyOption = True,
     ) -> None:
         if max_reconnect_attempts is not None and max_reconnect_attempts < 0:
             raise ValueError("max_reconnect_attempts must be >= 0 or None")
@@ -375,6 +377,7 @@ class LinktorWebSocket:
         self.token_in_query = token_in_query
         self.headers = dict(headers or {})
         self.ssl = ssl
+        self.proxy = proxy
         self._decoder = EnvelopeDecoder(max_message_size=max_message_size)
         self._backoff = Backoff(initial=reconnect_delay, maximum=max_reconnect_delay)
         self._state = _State.IDLE
@@ -514,9 +517,12 @@ class LinktorWebSocket:
                 ping_interval=self.ping_interval,
                 ping_timeout=self.ping_timeout,
                 ssl=self.ssl,
+                proxy=self.proxy,
             )
         except HandshakeRefused as err:
             raise _refusal(err) from err
+        except ProxyError as err:
+            raise WebSocketError(err.message, {"reason": "proxy", "status": err.status}) from err
         except RequestTimeout as err:
             raise WebSocketError(err.message, {"reason": "timeout"}) from err
         except (TransportError, OSError) as err:

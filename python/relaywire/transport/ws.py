@@ -31,6 +31,7 @@ from websockets.uri import parse_uri
 
 from relaywire.redaction import get_logger, install, redact
 from relaywire.transport.errors import RequestTimeout, TransportConnectError, TransportError
+from relaywire.transport.proxy import ProxyOption, open_tunnel, proxy_for
 from relaywire.transport.tls import shared_ssl_context
 
 __all__ = [
@@ -154,22 +155,39 @@ class FastWebSocket(asyncio.Protocol):
         ping_interval: float | None = 25.0,
         ping_timeout: float | None = 20.0,
         ssl: ssl_module.SSLContext | None = None,
+        proxy: ProxyOption = True,
     ) -> FastWebSocket:
         """Connect, run the opening handshake and start delivering batches.
 
+        ``proxy``: ``True`` takes the proxy from the environment as httpx does, a URL names an
+        ``http://`` proxy, ``None`` connects directly (:mod:`relaywire.transport.proxy`).
+
         Raises :class:`HandshakeRefused` for a non-101 answer, :class:`RequestTimeout` when
-        ``open_timeout`` expires and :class:`TransportConnectError` for network failures.
+        ``open_timeout`` expires, :class:`~relaywire.transport.proxy.ProxyError` when the proxy
+        refuses, and :class:`TransportConnectError` for network failures.
         """
         loop = asyncio.get_running_loop()
         uri = parse_uri(url)
+        proxy_url = proxy_for(url, proxy)
         decoder.reset()
         conn = cls(url, headers or {}, decoder, on_batch, on_close, max_size)
         tls = (ssl or default_ssl_context()) if uri.secure else None
+        server_hostname = uri.host if tls else None
 
         async def establish() -> None:
-            await loop.create_connection(
-                lambda: conn, uri.host, uri.port, ssl=tls, server_hostname=uri.host if tls else None
-            )
+            if proxy_url is None:
+                await loop.create_connection(
+                    lambda: conn, uri.host, uri.port, ssl=tls, server_hostname=server_hostname
+                )
+            else:
+                sock = await open_tunnel(proxy_url, uri.host, uri.port)
+                try:
+                    await loop.create_connection(
+                        lambda: conn, sock=sock, ssl=tls, server_hostname=server_hostname
+                    )
+                except BaseException:
+                    sock.close()
+                    raise
             await conn._handshake
 
         try:
@@ -181,6 +199,9 @@ class FastWebSocket(asyncio.Protocol):
                 method="GET",
                 url=redact(url),
             ) from err
+        except TransportError:
+            conn.abort()
+            raise
         except (OSError, InvalidHandshake, EOFError) as err:
             conn.abort()
             raise TransportConnectError(

@@ -161,6 +161,7 @@ def test_dataclass_fields_match_daguito_sdk_and_additions_come_last() -> None:
         *official,
         ("reconnect_buffer_bytes", repr(1024 * 1024)),
         ("max_reconnect_delay", "30.0"),
+        ("proxy", "True"),
     ]
     assert fields(AudioStreamReady) == [tuple(p) for p in SURFACE["AudioStreamReady"]["fields"]]
 

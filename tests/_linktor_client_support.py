@@ -186,6 +186,7 @@ class RawServer:
         self.silent = silent
         self.hits = 0
         self.request_lines: list[str] = []
+        self.request_heads: list[str] = []
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind(("127.0.0.1", 0))
@@ -235,6 +236,7 @@ class RawServer:
                 data += chunk
         self.hits += 1
         self.request_lines.append(data.split(b"\r\n", 1)[0].decode("latin-1"))
+        self.request_heads.append(data.split(b"\r\n\r\n", 1)[0].decode("latin-1"))
         if self.silent:
             self._held.append(conn)  # never answer; closed when the server stops
             return

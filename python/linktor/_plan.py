@@ -29,6 +29,8 @@ from collections.abc import (
 from dataclasses import dataclass, field
 from typing import Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar, overload
 
+from linktor.types._base import LinktorModel
+
 __all__ = [
     "AsyncResource",
     "AsyncTransport",
@@ -98,6 +100,7 @@ Plan = Generator[Request, Reply, T]
 
 def drive_sync(plan: Plan[T], execute: Callable[[Request], Reply]) -> T:
     """Run ``plan`` to its result, executing each request with ``execute``."""
+    reply: Reply | None = None
     try:
         request = next(plan)
         while True:
@@ -109,11 +112,12 @@ def drive_sync(plan: Plan[T], execute: Callable[[Request], Reply]) -> T:
                 request = plan.send(reply)
     except StopIteration as stop:
         result: T = stop.value
-        return result
+        return _stamped(result, reply)
 
 
 async def drive_async(plan: Plan[T], execute: Callable[[Request], Coroutine[Any, Any, Reply]]) -> T:
     """The awaiting twin of :func:`drive_sync`."""
+    reply: Reply | None = None
     try:
         request = next(plan)
         while True:
@@ -125,7 +129,15 @@ async def drive_async(plan: Plan[T], execute: Callable[[Request], Coroutine[Any,
                 request = plan.send(reply)
     except StopIteration as stop:
         result: T = stop.value
-        return result
+        return _stamped(result, reply)
+
+
+def _stamped(result: T, reply: Reply | None) -> T:
+    """``result``, with the request id of the answer it came from as ``_request_id`` when it is
+    a model: an instance attribute, not a pydantic field (not dumped, not compared)."""
+    if reply is not None and isinstance(result, LinktorModel):
+        object.__setattr__(result, "_request_id", reply.request_id)
+    return result
 
 
 class SyncTransport(Protocol):

@@ -40,7 +40,11 @@ Beyond the official SDK:
   request is sent again once with the new token.
 * ``http_client=``: an ``httpx.Client``/``httpx.AsyncClient`` of yours (not closed by us).
 * ``api_key`` falls back to the ``LINKTOR_API_KEY`` environment variable when no credential is
-  given.
+  given, and ``base_url`` to ``LINKTOR_BASE_URL`` when it is not given.
+* ``client.with_options(timeout=..., max_retries=..., headers=...)``: a cheap copy on the same
+  connection pool. Models returned by a call carry the server's ``X-Request-ID`` as
+  ``model._request_id`` (not a pydantic field: not dumped, not compared), ``client.rate_limit``
+  holds the last ``X-RateLimit-*`` headers, and errors carry ``headers``.
 """
 
 from __future__ import annotations
@@ -71,6 +75,7 @@ from linktor._resources import (
     WebhooksOps,
 )
 from linktor.utils.http import DEFAULT_BASE_URL, AsyncHttpClient, HttpClient
+from relaywire.transport.http import RateLimit
 
 __all__ = ["LinktorAsyncClient", "LinktorClient"]
 
@@ -252,6 +257,9 @@ class LinktorClient:
             http_client=http_client,
             on_token_refresh=on_token_refresh,
         )
+        self._attach()
+
+    def _attach(self) -> None:
         http = self._http
         self.auth = AuthResource(http)
         self.conversations = ConversationsResource(http)
@@ -264,6 +272,30 @@ class LinktorClient:
         self.analytics = AnalyticsResource(http)
         self.vre = VREResource(http)
         self.webhooks = WebhooksResource(http)
+
+    def with_options(
+        self,
+        *,
+        timeout: float | httpx.Timeout | None = None,
+        max_retries: int | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> LinktorClient:
+        """A copy with another ``timeout``, ``max_retries`` or extra ``headers`` (merged over
+        the defaults), for one call or a few: ``client.with_options(timeout=5).contacts.get(id)``.
+
+        Cheap (no I/O, no new connection pool): the copy sends on this client's pool, and
+        :meth:`close` on the copy leaves that pool to this client. Credentials are copied.
+        """
+        clone = object.__new__(type(self))
+        clone._http = self._http._derive(timeout, max_retries, headers)
+        clone._attach()
+        return clone
+
+    @property
+    def rate_limit(self) -> RateLimit | None:
+        """The ``X-RateLimit-*`` headers (limit, remaining, reset) of the last response that
+        carried them, or None."""
+        return self._http.rate_limit
 
     @property
     def dialect(self) -> Dialect:
@@ -339,6 +371,9 @@ class LinktorAsyncClient:
             http_client=http_client,
             on_token_refresh=on_token_refresh,
         )
+        self._attach()
+
+    def _attach(self) -> None:
         http = self._http
         self.auth = AsyncAuthResource(http)
         self.conversations = AsyncConversationsResource(http)
@@ -351,6 +386,25 @@ class LinktorAsyncClient:
         self.analytics = AsyncAnalyticsResource(http)
         self.vre = AsyncVREResource(http)
         self.webhooks = AsyncWebhooksResource(http)
+
+    def with_options(
+        self,
+        *,
+        timeout: float | httpx.Timeout | None = None,
+        max_retries: int | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> LinktorAsyncClient:
+        """A copy with another ``timeout``, ``max_retries`` or extra ``headers``, sharing this
+        client's connection pools (see :meth:`LinktorClient.with_options`)."""
+        clone = object.__new__(type(self))
+        clone._http = self._http._derive(timeout, max_retries, headers)
+        clone._attach()
+        return clone
+
+    @property
+    def rate_limit(self) -> RateLimit | None:
+        """The ``X-RateLimit-*`` headers of the last response that carried them, or None."""
+        return self._http.rate_limit
 
     @property
     def dialect(self) -> Dialect:

@@ -110,7 +110,7 @@ from linktor.utils.errors import (
     WebSocketError,
     create_error_from_response,
 )
-from linktor.utils.http import DEFAULT_BASE_URL, USER_AGENT
+from linktor.utils.http import DEFAULT_BASE_URL, USER_AGENT, resolve_base_url
 from relaywire.redaction import get_logger, register_secret
 from relaywire.streams import EnvelopeDecoder
 from relaywire.transport.backoff import Backoff
@@ -159,9 +159,9 @@ class _State(enum.Enum):
 
 def realtime_url(url: str | None = None) -> str:
     """The WebSocket URL for ``url``: a ``ws(s)://`` URL as given; an ``http(s)://`` base URL
-    with ``/ws`` appended (unless its path already ends with ``/ws``); ``None`` for the
-    official default, ``wss://api.linktor.io/ws``."""
-    parts = urlsplit(url if url is not None else DEFAULT_BASE_URL)
+    with ``/ws`` appended (unless its path already ends with ``/ws``); ``None`` for
+    ``$LINKTOR_BASE_URL`` or else the official default, ``wss://api.linktor.io/ws``."""
+    parts = urlsplit(url if url is not None else resolve_base_url(DEFAULT_BASE_URL))
     scheme = parts.scheme.lower()
     if scheme in ("ws", "wss"):
         return urlunsplit(parts)

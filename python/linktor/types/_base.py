@@ -9,6 +9,7 @@ the class definitions; the first validation of each model pays for its schema on
 from __future__ import annotations
 
 from enum import Enum
+from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -31,6 +32,11 @@ class StrEnum(str, Enum):
 
 
 class LinktorModel(BaseModel):
-    """Base of the Linktor models: pydantic v2, populate by alias or by name, extras ignored."""
+    """Base of the Linktor models: pydantic v2, populate by alias or by name, extras ignored.
+
+    A model a client call returned carries the server's ``X-Request-ID`` as ``_request_id``
+    (None for models built otherwise). It is not a field: not validated, dumped or compared.
+    """
 
     model_config = ConfigDict(populate_by_name=True, defer_build=True)
+    _request_id: ClassVar[str | None] = None

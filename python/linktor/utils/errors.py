@@ -48,7 +48,11 @@ def _restore(cls: type[LinktorError], args: tuple[Any, ...], state: dict[str, An
 
 
 class LinktorError(Exception):
-    """Base of every Linktor client error."""
+    """Base of every Linktor client error.
+
+    ``headers`` are the HTTP response's headers (case-insensitive) when the error is an
+    answer from the server, else None.
+    """
 
     message: str
     code: str
@@ -57,6 +61,7 @@ class LinktorError(Exception):
     details: dict[str, Any]
     body: Any
     server_code: str | None
+    headers: Mapping[str, str] | None = None
 
     def __init__(
         self,
@@ -301,8 +306,9 @@ class NetworkError(LinktorError):
 
 
 # The official name; it shadows the builtin inside this module and in `from linktor import *`.
-class TimeoutError(LinktorError):
-    """The request timed out (or the server answered 408)."""
+class TimeoutError(NetworkError):
+    """The request timed out (or the server answered 408). Also a :class:`NetworkError`, so
+    ``except NetworkError`` covers every request that got no usable answer."""
 
     def __init__(
         self,
@@ -314,7 +320,8 @@ class TimeoutError(LinktorError):
         body: Any = None,
         server_code: str | None = None,
     ) -> None:
-        super().__init__(
+        LinktorError.__init__(  # not NetworkError's: the official parameters differ
+            self,
             message,
             "TIMEOUT_ERROR",
             status_code,
@@ -524,34 +531,38 @@ def create_error_from_response(
     text = message if message is not None else _UNKNOWN_MESSAGE
     common: dict[str, Any] = {"body": body, "server_code": server_code}
 
+    error: LinktorError
     if status in (400, 422):
-        return ValidationError(text, details, request_id, status_code=status, **common)
-    if status == 401:
-        return AuthenticationError(text, request_id, details=details, **common)
-    if status == 403:
-        return AuthorizationError(text, request_id, details=details, **common)
-    if status == 404:
-        return NotFoundError(
+        error = ValidationError(text, details, request_id, status_code=status, **common)
+    elif status == 401:
+        error = AuthenticationError(text, request_id, details=details, **common)
+    elif status == 403:
+        error = AuthorizationError(text, request_id, details=details, **common)
+    elif status == 404:
+        error = NotFoundError(
             "Resource", None, request_id, message=message, details=details, **common
         )
-    if status == 408:
-        return TimeoutError(text, request_id, details=details, **common)
-    if status == 409:
-        return ConflictError(text, request_id, details=details, **common)
-    if status == 429:
+    elif status == 408:
+        error = TimeoutError(text, request_id, details=details, **common)
+    elif status == 409:
+        error = ConflictError(text, request_id, details=details, **common)
+    elif status == 429:
         retry = _retry_after(inner or top, headers)
-        return RateLimitError(text, retry, request_id, details=details, **common)
-    if status >= 500:
-        return ServerError(text, request_id, status_code=status, details=details, **common)
-    return LinktorError(
-        text,
-        server_code or "UNKNOWN_ERROR",
-        status,
-        request_id,
-        details,
-        body=body,
-        server_code=server_code,
-    )
+        error = RateLimitError(text, retry, request_id, details=details, **common)
+    elif status >= 500:
+        error = ServerError(text, request_id, status_code=status, details=details, **common)
+    else:
+        error = LinktorError(
+            text,
+            server_code or "UNKNOWN_ERROR",
+            status,
+            request_id,
+            details,
+            body=body,
+            server_code=server_code,
+        )
+    error.headers = headers
+    return error
 
 
 def is_retryable_error(error: BaseException) -> bool:

@@ -24,10 +24,12 @@ Same constructor and verbs as the official SDK's (``get``, ``post``, ``put``, ``
 
 from __future__ import annotations
 
+import copy
 import inspect
+import os
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import orjson
@@ -57,6 +59,7 @@ from relaywire.transport import fork
 from relaywire.transport.http import (
     DEFAULT_LIMITS,
     AsyncClientPool,
+    RateLimit,
     RequestTimeout,
     RetryPolicy,
     TransportError,
@@ -69,12 +72,33 @@ __all__ = ["AsyncHttpClient", "HttpClient"]
 
 _log = get_logger("linktor")
 
-DEFAULT_BASE_URL = "https://api.linktor.io"
+
+class _DefaultBaseURL(str):
+    """The default ``base_url``: equal to the official constant, and recognisable as "not
+    given", so that ``LINKTOR_BASE_URL`` can stand in for it."""
+
+    __slots__ = ()
+
+
+DEFAULT_BASE_URL: str = _DefaultBaseURL("https://api.linktor.io")
+
+
+def resolve_base_url(base_url: str) -> str:
+    """``base_url``, or ``$LINKTOR_BASE_URL`` when the caller left the default (as
+    ``LINKTOR_API_KEY`` stands in for a missing key)."""
+    if base_url is DEFAULT_BASE_URL:
+        return os.environ.get("LINKTOR_BASE_URL") or str(base_url)
+    return base_url
+
+
 USER_AGENT = f"linktor-python/1.0.0 relaywire/{_relaywire_version}"
 # 409 is a conflict (a duplicate email, say) on Linktor, not a transient state: not retried.
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 #: The longest gap between retries, whatever ``retry_delay`` doubles to.
 MAX_RETRY_DELAY = 30.0
+
+
+H = TypeVar("H", bound="_HttpBase")
 
 
 class _HttpBase:
@@ -92,18 +116,15 @@ class _HttpBase:
         *,
         dialect: str | Dialect | None = None,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
+        self.base_url = resolve_base_url(base_url).rstrip("/")
         self.timeout = timeout
         self.max_retries = max_retries
         self.retry_delay = retry_delay
         self._dialect = resolve_dialect(dialect, self.base_url)
         self._default_headers = dict(headers or {})
-        self._retry = RetryPolicy(
-            max_retries=max_retries,
-            initial_delay=retry_delay,
-            max_delay=max(MAX_RETRY_DELAY, retry_delay),
-            retry_statuses=RETRY_STATUSES,
-        )
+        self._retry = self._retry_policy()
+        #: The ``X-RateLimit-*`` headers of the last response that carried them.
+        self.rate_limit: RateLimit | None = None
         self._api_key = api_key
         self._access_token = access_token
         self._auth: dict[str, str] = {}
@@ -114,6 +135,35 @@ class _HttpBase:
             self.set_api_key(api_key)
         elif access_token:
             self.set_access_token(access_token)
+
+    def _retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(
+            max_retries=self.max_retries,
+            initial_delay=self.retry_delay,
+            max_delay=max(MAX_RETRY_DELAY, self.retry_delay),
+            retry_statuses=RETRY_STATUSES,
+        )
+
+    def _derive(
+        self: H,
+        timeout: float | httpx.Timeout | None,
+        max_retries: int | None,
+        headers: Mapping[str, str] | None,
+    ) -> H:
+        """A copy with other settings that sends on this client's connection pool (see
+        ``with_options`` on the clients). Credentials are copied, not shared."""
+        clone = copy.copy(self)
+        clone._default_headers = {**self._default_headers, **(headers or {})}
+        clone._auth = dict(self._auth)
+        clone.rate_limit = None
+        if timeout is not None:
+            clone.timeout = timeout
+        if max_retries is not None:
+            if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+                raise ValueError(f"max_retries must be an int >= 0, got {max_retries!r}")
+            clone.max_retries = max_retries
+            clone._retry = clone._retry_policy()
+        return clone
 
     # -- credentials ------------------------------------------------------------------------------
 
@@ -174,7 +224,8 @@ class _HttpBase:
         if request.idempotency_key:
             headers["Idempotency-Key"] = request.idempotency_key
         headers.update(request.headers)
-        kwargs: dict[str, Any] = {"headers": headers}
+        # Per request, so that copies made by with_options() share a pool, not a timeout.
+        kwargs: dict[str, Any] = {"headers": headers, "timeout": self.timeout}
         if request.params:
             kwargs["params"] = list(request.params)
         if request.content is not None:
@@ -188,6 +239,9 @@ class _HttpBase:
     def _reply(self, request: Request, url: str, response: httpx.Response) -> Reply:
         status = response.status_code
         _log.debug("%s %s -> %d", request.method, url, status)
+        rate_limit = RateLimit.from_headers(response.headers)
+        if rate_limit is not None:
+            self.rate_limit = rate_limit
         if status >= 400:
             raise error_from_response(
                 status, response.content, response.headers, response.reason_phrase
@@ -279,6 +333,8 @@ class HttpClient(_HttpBase):
         self._client: httpx.Client | None = http_client
         self._owns_client = http_client is None
         self._lock = threading.Lock()
+        # The client whose pool this one sends on: itself, or the one it was derived from.
+        self._pool_owner: HttpClient = self
         fork.register(self)
         self.on_token_refresh = on_token_refresh
 
@@ -290,7 +346,22 @@ class HttpClient(_HttpBase):
             self._client = None
         self._lock = threading.Lock()
 
+    def _derive(
+        self,
+        timeout: float | httpx.Timeout | None,
+        max_retries: int | None,
+        headers: Mapping[str, str] | None,
+    ) -> HttpClient:
+        clone = super()._derive(timeout, max_retries, headers)
+        clone._pool_owner = self._pool_owner
+        clone._client = None
+        clone._owns_client = False  # close() on a copy leaves the shared pool alone
+        return clone
+
     def _httpx(self) -> httpx.Client:
+        owner = self._pool_owner
+        if owner is not self:
+            return owner._httpx()
         client = self._client
         if client is None:
             with self._lock:
@@ -412,7 +483,18 @@ class AsyncHttpClient(_HttpBase):
         # Connections belong to the loop that opened them: one pooled client per event loop,
         # closed when that loop shuts down (asyncio.run) or by close() on it.
         self._pool = AsyncClientPool(self._new_client) if http_client is None else None
+        self._owns_pool = True
         self.on_token_refresh = on_token_refresh
+
+    def _derive(
+        self,
+        timeout: float | httpx.Timeout | None,
+        max_retries: int | None,
+        headers: Mapping[str, str] | None,
+    ) -> AsyncHttpClient:
+        clone = super()._derive(timeout, max_retries, headers)
+        clone._owns_pool = False  # the pool (or your http_client) is shared; close() leaves it
+        return clone
 
     def _new_client(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(
@@ -522,7 +604,7 @@ class AsyncHttpClient(_HttpBase):
     async def close(self) -> None:
         """Close this event loop's pooled connections (a client passed as ``http_client``
         stays open; the pools of other loops close when their loop shuts down)."""
-        if self._pool is not None:
+        if self._pool is not None and self._owns_pool:
             await self._pool.aclose()
 
     async def __aenter__(self) -> AsyncHttpClient:

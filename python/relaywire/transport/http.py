@@ -32,6 +32,7 @@ from relaywire.transport.tls import shared_ssl_context
 
 __all__ = [
     "AsyncClientPool",
+    "RateLimit",
     "RequestTimeout",
     "RetryPolicy",
     "TransportConnectError",
@@ -124,6 +125,38 @@ class RetryPolicy:
 
 
 NO_RETRY = RetryPolicy(max_retries=0)
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """What a response's ``X-RateLimit-*`` headers said: requests allowed per window, left in
+    this window, and when the window resets (Unix seconds). Unreadable values are None."""
+
+    limit: int | None
+    remaining: int | None
+    reset: float | None
+
+    @classmethod
+    def from_headers(cls, headers: Mapping[str, str]) -> RateLimit | None:
+        """The rate limit a response announced, or None when it sent none of the headers."""
+        limit = headers.get("x-ratelimit-limit")
+        remaining = headers.get("x-ratelimit-remaining")
+        reset = headers.get("x-ratelimit-reset")
+        if limit is None and remaining is None and reset is None:
+            return None
+        return cls(_number(limit, int), _number(remaining, int), _number(reset, float))
+
+
+def _number(text: str | None, kind: Callable[[str], Any]) -> Any:
+    if text is None:
+        return None
+    try:
+        value = kind(text.strip())
+    except ValueError:
+        return None
+    return value if value >= 0 else None
+
+
 # asyncio.timeout (3.11+) bounds a block without the extra task asyncio.wait_for creates.
 _timeout_scope: Callable[[float], Any] | None = getattr(asyncio, "timeout", None)
 

@@ -69,9 +69,9 @@ def session(emu: Emulator, key: str = "sk_dgt_demo", **options: Any) -> Knowledg
         (KnowledgeSessionOptions, [("timeout", "60.0"), ("http_client", "None")]),
         (SearchInput, [("metadata_equals", "None")]),
         (IngestTextInput, []),
-        (IngestTextResult, []),
+        (IngestTextResult, [("request_id", "None")]),
         (SearchHit, []),
-        (SearchResult, []),
+        (SearchResult, [("request_id", "None")]),
     ],
 )
 def test_dataclass_fields_match_daguito_sdk_and_additions_come_last(

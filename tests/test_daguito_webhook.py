@@ -60,7 +60,10 @@ def test_dataclass_fields_match_daguito_sdk_and_additions_come_last() -> None:
     official = [tuple(pair) for pair in SURFACE["WebhookRunInput"]["fields"]]
     assert fields(WebhookRunInput)[: len(official)] == official
     assert fields(WebhookRunInput)[len(official) :] == [("http_client", "None")]
-    assert fields(WebhookRunResult) == [tuple(p) for p in SURFACE["WebhookRunResult"]["fields"]]
+    assert fields(WebhookRunResult) == [
+        *(tuple(p) for p in SURFACE["WebhookRunResult"]["fields"]),
+        ("request_id", "None"),  # relaywire addition, not compared
+    ]
 
 
 def test_error_class_is_the_package_one() -> None:

@@ -100,6 +100,7 @@ def raise_for_status(family: type[E], response: httpx.Response, prefix: str = ""
         response.status_code,
         request_id=response.headers.get("x-request-id"),
         body=body,
+        headers=response.headers,
     )
 
 

@@ -60,6 +60,17 @@ DEFAULT_API_URL = "https://ingest.daguito.com"
 DEFAULT_TIMEOUT = 60.0
 
 
+def _checked_timeout(timeout: float | httpx.Timeout) -> float | httpx.Timeout:
+    checked = check_timeout(timeout, DEFAULT_TIMEOUT, "timeout")
+    return timeout if checked is None else checked
+
+
+def _retry_policy(max_retries: int) -> RetryPolicy:
+    if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+        raise ValueError(f"max_retries must be a non-negative int, got {max_retries!r}")
+    return RETRY_IDEMPOTENT if max_retries == 2 else RetryPolicy(max_retries=max_retries)
+
+
 class Daguito:
     """The Daguito admin API.
 
@@ -91,24 +102,25 @@ class Daguito:
         self.api_url: str = api_url or os.environ.get("DAGUITO_API_URL") or DEFAULT_API_URL
         self.api_key: str = api_key
         register_secret(api_key)
-        checked = check_timeout(timeout, DEFAULT_TIMEOUT, "timeout")
-        request_timeout: float | httpx.Timeout = timeout if checked is None else checked
         if http_client is not None and not isinstance(http_client, httpx.AsyncClient):
             raise TypeError(
                 f"http_client must be an httpx.AsyncClient, got {type(http_client).__name__}"
             )
-        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
-            raise ValueError(f"max_retries must be a non-negative int, got {max_retries!r}")
-        retry = RETRY_IDEMPOTENT if max_retries == 2 else RetryPolicy(max_retries=max_retries)
         self._http_client = http_client
         self._owned: httpx.AsyncClient | None = None
         self._closed = False
-        transport = SharedClient(
-            self._client,
-            headers={"Authorization": f"Bearer {api_key}", **(headers or {})},
-            timeout=request_timeout,
-            retry=retry,
+        # The client whose pool this one sends on: itself, or the one with_options() copied.
+        self._pool_owner: Daguito = self
+        self._attach(
+            SharedClient(
+                self._client,
+                headers={"Authorization": f"Bearer {api_key}", **(headers or {})},
+                timeout=_checked_timeout(timeout),
+                retry=_retry_policy(max_retries),
+            )
         )
+
+    def _attach(self, transport: SharedClient) -> None:
         # daguito-sdk kept its factory here; code that builds extra services from it now shares
         # the pool too.
         self._client_factory = transport
@@ -122,10 +134,45 @@ class Daguito:
         self.nodes = NodesService(self.api_url, transport)
         self.models = ModelsService(self.api_url, transport)
 
+    def with_options(
+        self,
+        *,
+        timeout: float | httpx.Timeout | None = None,
+        max_retries: int | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Daguito:
+        """A copy with another ``timeout``, ``max_retries`` or extra ``headers`` (merged over
+        this client's), for one call or a few:
+        ``await client.with_options(timeout=5).account_keys.list()``.
+
+        Cheap (no I/O): the copy sends on this client's connections, and closing the copy
+        leaves them to this client.
+        """
+        current = self._client_factory
+        clone = object.__new__(type(self))
+        clone.api_url = self.api_url
+        clone.api_key = self.api_key
+        clone._http_client = self._http_client
+        clone._owned = None
+        clone._closed = False
+        clone._pool_owner = self._pool_owner
+        clone._attach(
+            SharedClient(
+                clone._client,
+                headers={**current.headers, **(headers or {})},
+                timeout=current.timeout if timeout is None else _checked_timeout(timeout),
+                retry=current.retry if max_retries is None else _retry_policy(max_retries),
+            )
+        )
+        return clone
+
     def _client(self) -> httpx.AsyncClient:
         """The client the services send on (see the module docstring)."""
         if self._closed:
             raise RuntimeError("this Daguito client is closed; use a new one or `async with`")
+        owner = self._pool_owner
+        if owner is not self:
+            return owner._client()
         if self._http_client is not None:
             return self._http_client
         if self._owned is not None:
@@ -134,7 +181,7 @@ class Daguito:
 
     async def __aenter__(self) -> Daguito:
         self._closed = False
-        if self._http_client is None and self._owned is None:
+        if self._http_client is None and self._owned is None and self._pool_owner is self:
             # No timeout on the client itself: each request carries the configured one.
             self._owned = new_async_client()
         return self

@@ -14,20 +14,26 @@ exception is kept as ``__cause__``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal, TypeVar
 
 from relaywire.redaction import redact
 
 __all__ = [
     "AudioStreamError",
+    "BadRequestError",
+    "ConflictError",
     "DaguitoConnectionError",
     "DaguitoError",
     "DaguitoTimeoutError",
     "InvalidTokenError",
     "KnowledgeError",
+    "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
+    "ServerError",
     "StreamError",
+    "UnprocessableEntityError",
     "UploadError",
     "WebhookError",
     "WebhookStreamRunError",
@@ -39,11 +45,13 @@ class DaguitoError(Exception):
     """Base class of every error raised by this package.
 
     ``status`` is the HTTP status when there was one; ``request_id`` the server's
-    ``X-Request-ID``; ``body`` the parsed error body when it was JSON.
+    ``X-Request-ID``; ``body`` the parsed error body when it was JSON; ``headers`` the
+    response's headers (case-insensitive) when there was a response.
     """
 
     request_id: str | None = None
     body: Any = None
+    headers: Mapping[str, str] | None = None
 
     def __init__(self, message: str, status: int | None = None) -> None:
         message = redact(message)  # a server may quote the credential it refused
@@ -60,8 +68,28 @@ class PermissionDeniedError(InvalidTokenError):
     """HTTP 403: the key is valid but lacks a scope or does not own the resource."""
 
 
+class BadRequestError(DaguitoError):
+    """HTTP 400: the request was malformed."""
+
+
+class NotFoundError(DaguitoError):
+    """HTTP 404: no such webhook, source, key or route."""
+
+
+class ConflictError(DaguitoError):
+    """HTTP 409: the request conflicts with the current state (a duplicate, say)."""
+
+
+class UnprocessableEntityError(DaguitoError):
+    """HTTP 422: well-formed, but invalid values."""
+
+
 class RateLimitError(DaguitoError):
     """HTTP 429."""
+
+
+class ServerError(DaguitoError):
+    """HTTP 5xx: the server failed."""
 
 
 class DaguitoConnectionError(DaguitoError):
@@ -142,21 +170,30 @@ def error_of(
     kind: type[DaguitoError] | None = None,
     request_id: str | None = None,
     body: Any = None,
+    headers: Mapping[str, str] | None = None,
 ) -> E:
     """An instance of ``family`` that is also the right kind of error.
 
-    The kind is ``kind`` if given, else chosen from ``status`` (401/403: invalid token, 429:
-    rate limit).
+    The kind is ``kind`` if given, else chosen from ``status``: 400 bad request, 401 invalid
+    token, 403 permission denied, 404 not found, 409 conflict, 422 unprocessable, 429 rate
+    limit, 5xx server error.
     """
-    if kind is None:
-        if status == 401:
-            kind = InvalidTokenError
-        elif status == 403:
-            kind = PermissionDeniedError
-        elif status == 429:
-            kind = RateLimitError
+    if kind is None and status is not None:
+        kind = _KIND_OF_STATUS.get(status, ServerError if status >= 500 else None)
     cls = family if kind is None else _combined(family, kind)
     err = cls(message, status)
     err.request_id = request_id
     err.body = body
+    err.headers = headers
     return err  # type: ignore[return-value]
+
+
+_KIND_OF_STATUS: dict[int, type[DaguitoError]] = {
+    400: BadRequestError,
+    401: InvalidTokenError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    422: UnprocessableEntityError,
+    429: RateLimitError,
+}

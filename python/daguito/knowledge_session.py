@@ -79,9 +79,12 @@ class IngestTextInput:
 
 @dataclass
 class IngestTextResult:
+    """``request_id`` (relaywire addition, not compared): the answer's ``X-Request-ID``."""
+
     source_id: str
     chunk_count: int
     token_count: int
+    request_id: str | None = field(default=None, compare=False)
 
 
 @dataclass
@@ -112,10 +115,13 @@ class SearchHit:
 
 @dataclass
 class SearchResult:
+    """``request_id`` (relaywire addition, not compared): the answer's ``X-Request-ID``."""
+
     hits: list[SearchHit]
     query_original: str
     query_rewritten: str | None = None
     raw: Any = None
+    request_id: str | None = field(default=None, compare=False)
 
 
 class KnowledgeSession:
@@ -157,12 +163,13 @@ class KnowledgeSession:
         if input.metadata is not None:
             body["metadata"] = input.metadata
         path = f"/api/sdk/knowledge/sources/{quote_segment(source_id)}/text"
-        data, status = await self._post(path, body, retry=False)
+        data, status, request_id = await self._post(path, body, retry=False)
         returned = data.get("source_id")
         return IngestTextResult(
             source_id=returned if isinstance(returned, str) and returned else source_id,
             chunk_count=_count(data, "chunk_count", status),
             token_count=_count(data, "token_count", status),
+            request_id=request_id,
         )
 
     async def search(self, input: SearchInput) -> SearchResult:
@@ -181,7 +188,9 @@ class KnowledgeSession:
             value = getattr(input, name)
             if value is not None:
                 body[name] = value
-        data, status = await self._post("/api/sdk/knowledge/search", body, retry=True)
+        data, status, request_id = await self._post(
+            "/api/sdk/knowledge/search", body, retry=True
+        )
         chunks = data.get("chunks")
         if chunks is None:
             chunks = []
@@ -197,9 +206,12 @@ class KnowledgeSession:
             query_original=original if isinstance(original, str) else input.query,
             query_rewritten=rewritten if isinstance(rewritten, str) else None,
             raw=data,
+            request_id=request_id,
         )
 
-    async def _post(self, path: str, body: dict[str, Any], *, retry: bool) -> tuple[Any, int]:
+    async def _post(
+        self, path: str, body: dict[str, Any], *, retry: bool
+    ) -> tuple[Any, int, str | None]:
         opts = self._opts
         headers = {"Authorization": f"Bearer {opts.api_key}", "Content-Type": "application/json"}
         response = await request(
@@ -215,15 +227,16 @@ class KnowledgeSession:
         )
         raise_for_status(KnowledgeError, response)
         data = decode_json(KnowledgeError, response)
+        request_id = response.headers.get("x-request-id")
         if not isinstance(data, dict):
             raise error_of(
                 KnowledgeError,
                 "expected JSON object response",
                 response.status_code,
-                request_id=response.headers.get("x-request-id"),
+                request_id=request_id,
                 body=data,
             )
-        return data, response.status_code
+        return data, response.status_code, request_id
 
 
 def _count(data: dict[str, Any], name: str, status: int) -> int:

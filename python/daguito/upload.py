@@ -37,7 +37,7 @@ import asyncio
 import mimetypes
 import os
 from collections.abc import AsyncGenerator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import IO, Any, Literal
 
 import httpx
@@ -94,10 +94,14 @@ class UploadInput:
 
 @dataclass
 class UploadResult:
+    """``request_id`` (relaywire addition, not compared): the presign answer's
+    ``X-Request-ID``."""
+
     media_key: str
     mime_type: str
     size_bytes: int
     expires_in_sec: int
+    request_id: str | None = field(default=None, compare=False)
 
 
 async def upload_file(inp: UploadInput) -> UploadResult:
@@ -152,14 +156,18 @@ async def upload_file(inp: UploadInput) -> UploadResult:
         mime_type = (
             inp.mime_type or mimetypes.guess_type(filename)[0] or _DEFAULT_MIME.get(kind, "")
         )
-        upload_url, key, required_headers, expires_in = await _presign(
+        upload_url, key, required_headers, expires_in, request_id = await _presign(
             inp, presign_url, kind, mime_type, size, filename, timeout
         )
         await _put(inp, upload_url, required_headers, source, size, timeout)
     finally:
         await source.close()
     return UploadResult(
-        media_key=key, mime_type=mime_type, size_bytes=size, expires_in_sec=expires_in
+        media_key=key,
+        mime_type=mime_type,
+        size_bytes=size,
+        expires_in_sec=expires_in,
+        request_id=request_id,
     )
 
 
@@ -289,7 +297,7 @@ async def _presign(
     size: int,
     filename: str,
     timeout: float | httpx.Timeout,
-) -> tuple[str, str, dict[str, str], int]:
+) -> tuple[str, str, dict[str, str], int, str | None]:
     response = await request(
         UploadError,
         "POST",
@@ -327,7 +335,8 @@ async def _presign(
         expires = 0
     if isinstance(expires, bool) or not isinstance(expires, (int, float)):
         raise bad(f"expires_in_sec is {expires!r}, not a number")
-    return upload_url, key, {str(k): str(v) for k, v in headers.items()}, int(expires)
+    fields = {str(k): str(v) for k, v in headers.items()}
+    return upload_url, key, fields, int(expires), request_id
 
 
 async def _put(

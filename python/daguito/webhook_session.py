@@ -21,7 +21,7 @@ The request is never retried: a run is not idempotent.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -63,10 +63,14 @@ class WebhookRunInput:
 
 @dataclass
 class WebhookRunResult:
+    """``request_id`` (relaywire addition, after the official fields and not compared): the
+    answer's ``X-Request-ID``."""
+
     ok: bool
     execution_id: str
     status: str
     output: Any
+    request_id: str | None = field(default=None, compare=False)
 
 
 def _prepare(inp: WebhookRunInput) -> tuple[str, bytes, float | httpx.Timeout]:
@@ -117,7 +121,9 @@ async def _run(
         )
     data = decode_json(WebhookError, response)
     if not isinstance(data, dict):
-        return WebhookRunResult(ok=False, execution_id="", status="unknown", output=None)
+        return WebhookRunResult(
+            ok=False, execution_id="", status="unknown", output=None, request_id=request_id
+        )
     error = data.get("error")
     if error:
         raise error_of(
@@ -130,6 +136,7 @@ async def _run(
         execution_id="" if execution_id is None else str(execution_id),
         status="unknown" if status is None else str(status),
         output=data.get("output"),
+        request_id=request_id,
     )
 
 

@@ -188,9 +188,7 @@ class KnowledgeSession:
             value = getattr(input, name)
             if value is not None:
                 body[name] = value
-        data, status, request_id = await self._post(
-            "/api/sdk/knowledge/search", body, retry=True
-        )
+        data, status, request_id = await self._post("/api/sdk/knowledge/search", body, retry=True)
         chunks = data.get("chunks")
         if chunks is None:
             chunks = []

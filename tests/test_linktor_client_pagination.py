@@ -119,6 +119,41 @@ def test_server_page_shapes() -> None:
     assert adapted["data"] == [0, 1, 2]
 
 
+def test_server_page_of_a_server_that_does_not_page() -> None:
+    # The self-hosted server's conversations: page 1 of 20 whatever was asked, total counted
+    # before the filters, no next page.
+    first_twenty = {
+        "success": True,
+        "data": [{"n": n} for n in range(20)],
+        "meta": {**_meta(1, 20, 28), "has_next": False, "total_pages": 0},
+    }
+    inside = server_page(first_twenty, Window(5, 5))
+    assert [i["n"] for i in inside["data"]] == [5, 6, 7, 8, 9]
+    assert inside["pagination"] == {"total": 28, "limit": 5, "offset": 5, "has_more": True}
+    assert inside["truncated"] is None
+    tail = server_page(first_twenty, Window(15, 10, skip=5))
+    assert [i["n"] for i in tail["data"]] == [15, 16, 17, 18, 19]
+    assert tail["pagination"]["has_more"] is False and tail["truncated"] == 20
+    beyond = server_page(first_twenty, Window(20, 10))
+    assert beyond["data"] == [] and beyond["truncated"] == 20
+    # Asked for everything: a full page, no next page, a larger total (its messages).
+    assert server_page(first_twenty, Window())["truncated"] == 20
+    # A short page is the whole list: nothing was cut.
+    short = {"success": True, "data": [{"n": 0}], "meta": {**_meta(1, 20, 28), "has_next": False}}
+    assert server_page(short, Window(0, 5))["truncated"] is None
+    # A server that pages (the documented profile) is never cut.
+    assert (
+        server_page({"success": True, "data": [{"n": 0}] * 20, "meta": _meta(1, 20, 28)}, Window())[
+            "truncated"
+        ]
+        is None
+    )
+    # An unpaginated list at the server's cap may go on (its channels).
+    hundred = {"success": True, "data": [{"n": n} for n in range(100)]}
+    assert server_page(hundred, Window(), cap=100)["truncated"] == 100
+    assert server_page(hundred, Window(0, 10), cap=100)["truncated"] is None
+
+
 def _page(items: list[Any], **pagination: Any) -> SimpleNamespace:
     info = {"offset": 0, "limit": len(items), "has_more": False, "next_cursor": None}
     return SimpleNamespace(data=items, pagination=SimpleNamespace(**{**info, **pagination}))

@@ -405,7 +405,10 @@ def server_page(
         else:
             has_more = False
         page = _page(kept, total, window.limit or size, window.offset, has_more)
-        cut = not honoured and not has_more and len(items) >= size
+        # A full page and no next one: the server ignored the page asked for, or its own
+        # total says the list goes on where it will not page (the self-hosted server's
+        # conversations and messages).
+        cut = not has_more and len(items) >= size and (not honoured or end < total)
         page["truncated"] = size if cut else None
         return page
     # Unpaginated (the server's channel list): the window is applied here.
@@ -455,6 +458,7 @@ def _fit(value: Any, allowed: Iterable[str], nearest: Mapping[str, str]) -> Any:
 
 
 _MEDIA_CONTENT_TYPES = frozenset({"image", "video", "audio", "document", "sticker"})
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://\S+$")
 _DEFAULT_MIME = {
     "image": "image/jpeg",
     "video": "video/mp4",
@@ -567,16 +571,18 @@ def adapt_message(message: Any) -> Any:
     content: dict[str, Any]
     attached = str((first or {}).get("url") or "")
     if kind in _MEDIA_CONTENT_TYPES:
-        # With an attachment, the URL is there and the content is the caption (a received
-        # media message); without one the content is the URL (one sent through the API).
-        url = attached or text
+        # A message sent through the API holds its URL as content. A received one holds its
+        # caption there and its URL in an attachment, which the server loads only for
+        # GET /messages/{id}: in a list such a message has a caption and no known URL ("").
+        caption = text if attached or not _URL.match(text) else ""
+        url = attached or ("" if caption else text)
         media: dict[str, Any] = {"url": url, "mime_type": _media_mime(url, kind, first)}
         if first is not None:
             media["filename"] = first.get("filename")
             media["size"] = first.get("size_bytes")
             media["thumbnail_url"] = first.get("thumbnail_url")
-            if text:
-                media["caption"] = text
+        if caption:
+            media["caption"] = caption
         content = {"media": media}
     else:
         content = {"text": text}

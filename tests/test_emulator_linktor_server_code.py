@@ -16,6 +16,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -30,6 +31,12 @@ from relaywire.emulator import Emulator, EmulatorConfig
 DEMO_EMAIL = "demo@linktor.local"
 DEMO_PASSWORD = "demo-password"
 GO_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{0,8}[1-9])?Z$")
+
+
+def go_moment(text: str) -> datetime:
+    """A Go timestamp (fraction trimmed) as a datetime (Python 3.10 wants 6 digits)."""
+    whole, _, fraction = text.rstrip("Z").partition(".")
+    return datetime.fromisoformat(f"{whole}.{fraction.ljust(6, '0')}+00:00")
 
 
 def is_uuid(value: Any) -> bool:
@@ -327,7 +334,7 @@ def test_conversations_ignore_paging_and_count_before_filters(api: httpx.Client)
         "has_next": False,
         "has_previous": False,
     }
-    stamps = [c["updated_at"] for c in first["data"]]
+    stamps = [go_moment(c["updated_at"]) for c in first["data"]]
     assert stamps == sorted(stamps, reverse=True)
     resolved = api.get("/conversations", params={"status": "resolved"}).json()
     assert {c["status"] for c in resolved["data"]} == {"resolved"}

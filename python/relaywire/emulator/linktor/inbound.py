@@ -45,7 +45,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from relaywire.emulator._http import json_response
-from relaywire.emulator.linktor.rest_code import code_conversation_status
+from relaywire.emulator.linktor.rest_code import open_conversation
 from relaywire.emulator.linktor.store import LinktorStore, Record, stamp
 
 if TYPE_CHECKING:
@@ -280,15 +280,9 @@ def _contact_for(
 
 
 def _conversation_for(store: LinktorStore, channel: Record, contact: Record) -> Record:
-    open_ones = [
-        c
-        for c in store.conversations.values()
-        if c["contact_id"] == contact["id"]
-        and c["channel_id"] == channel["id"]
-        and code_conversation_status(c) in ("open", "pending")
-    ]
-    if open_ones:
-        return max(open_ones, key=lambda c: str(c["created_at"]))
+    found = open_conversation(store, contact["id"], channel["id"])
+    if found is not None:
+        return found
     return store.create_conversation(
         {"id": str(uuid.uuid4()), "contact_id": contact["id"], "channel_id": channel["id"]},
         tenant_id=channel["tenant_id"],
@@ -355,13 +349,21 @@ def routes(ctx: EmulatorContext) -> list[BaseRoute]:
     def channel_of(request: Request) -> Record | None:
         return store.channels.get(request.path_params["channel_id"])
 
-    async def generic(request: Request) -> Response:
+    async def accepted(request: Request, shape: Shape) -> tuple[Record, Record] | Response:
+        """The channel and the bound body, or the server's 404 / 400 answer."""
         channel = channel_of(request)
         if channel is None:
             return _error(404, "channel not found")
-        body = await _bind(request, _GENERIC)
+        body = await _bind(request, shape)
         if body is None:
             return _error(400, "invalid payload")
+        return channel, body
+
+    async def generic(request: Request) -> Response:
+        found = await accepted(request, _GENERIC)
+        if isinstance(found, Response):
+            return found
+        channel, body = found
         metadata = body.get("metadata")
         if metadata is None and (body.get("sender_id") or body.get("sender_name")):
             return Response(status_code=500)  # assignment to a nil map: recovered panic
@@ -381,12 +383,10 @@ def routes(ctx: EmulatorContext) -> list[BaseRoute]:
         return json_response({"message_id": str(uuid.uuid4()), "status": "ok"})
 
     async def status_callback(request: Request) -> Response:
-        channel = channel_of(request)
-        if channel is None:
-            return _error(404, "channel not found")
-        body = await _bind(request, _STATUS)
-        if body is None:
-            return _error(400, "invalid payload")
+        found = await accepted(request, _STATUS)
+        if isinstance(found, Response):
+            return found
+        _, body = found
         message = store.messages.get(body.get("message_id") or "")
         if message is not None:
             status = body.get("status") or ""
@@ -428,12 +428,10 @@ def routes(ctx: EmulatorContext) -> list[BaseRoute]:
         return json_response({"status": "ok"})
 
     async def telegram(request: Request) -> Response:
-        channel = channel_of(request)
-        if channel is None:
-            return _error(404, "channel not found")
-        body = await _bind(request, _TELEGRAM)
-        if body is None:
-            return _error(400, "invalid payload")
+        found = await accepted(request, _TELEGRAM)
+        if isinstance(found, Response):
+            return found
+        channel, body = found
         if isinstance(body.get("message"), dict):
             _telegram_message(store, channel, body["message"])
         return json_response({"status": "ok"})

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -93,6 +94,11 @@ logging.getLogger("uvicorn.error").addFilter(_denial_noise)
 
 def _encode(frame_type: str, payload: dict[str, Any]) -> str:
     return orjson.dumps({"type": frame_type, "payload": payload}).decode()
+
+
+def _connected(user_id: str, tenant_id: str, online_users: list[str]) -> str:
+    payload = {"user_id": user_id, "tenant_id": tenant_id, "online_users": online_users}
+    return _encode("connected", payload)
 
 
 @dataclass(eq=False)
@@ -157,16 +163,7 @@ class RealtimeHub:
         )
         was_online = user_id in self.online_users(tenant_id)
         self._by_tenant.setdefault(tenant_id, []).append(conn)
-        conn.offer(
-            _encode(
-                "connected",
-                {
-                    "user_id": user_id,
-                    "tenant_id": tenant_id,
-                    "online_users": self.online_users(tenant_id),
-                },
-            )
-        )
+        conn.offer(_connected(user_id, tenant_id, self.online_users(tenant_id)))
         if not was_online:
             self.broadcast(
                 tenant_id, "presence", {"user_id": user_id, "status": "online"}, exclude=conn
@@ -335,16 +332,7 @@ class CodeHub:
         self._clients[user_id] = conn
         self._tenants.setdefault(tenant_id, {})[user_id] = conn
         self.broadcast(tenant_id, "presence", {"user_id": user_id, "status": "online"}, user_id)
-        conn.offer(
-            _encode(
-                "connected",
-                {
-                    "user_id": user_id,
-                    "tenant_id": tenant_id,
-                    "online_users": self.online_users(tenant_id),
-                },
-            )
-        )
+        conn.offer(_connected(user_id, tenant_id, self.online_users(tenant_id)))
         return conn
 
     def unregister(self, conn: Connection) -> None:
@@ -433,6 +421,30 @@ async def _write(websocket: WebSocket, conn: Connection) -> None:
             return
 
 
+async def _serve(
+    ctx: EmulatorContext,
+    websocket: WebSocket,
+    conn: Connection,
+    handle: Callable[[Connection, str | bytes], None],
+    close: Callable[[Connection], None],
+) -> None:
+    """Write ``conn``'s queue to the socket and hand each client frame to ``handle`` until
+    the client leaves; then ``close`` the connection."""
+    writer = ctx.spawn(_write(websocket, conn), name=f"linktor-ws-writer-{conn.user_id}")
+    try:
+        while True:
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            raw = message.get("text")
+            if raw is None:
+                raw = message.get("bytes") or b""
+            handle(conn, raw)
+    finally:
+        close(conn)
+        writer.cancel()
+
+
 async def _deny(websocket: WebSocket, body: dict[str, Any]) -> None:
     _denial_noise.pending += 1
     try:
@@ -488,19 +500,7 @@ def code_routes(hub: CodeHub) -> list[BaseRoute]:
             return
         await websocket.accept()
         conn = hub.register(str(claims["tenant_id"]), str(claims["user_id"]))
-        writer = hub.ctx.spawn(_write(websocket, conn), name=f"linktor-ws-writer-{conn.user_id}")
-        try:
-            while True:
-                message = await websocket.receive()
-                if message["type"] == "websocket.disconnect":
-                    return
-                raw = message.get("text")
-                if raw is None:
-                    raw = message.get("bytes") or b""
-                hub.handle(conn, raw)
-        finally:
-            hub.unregister(conn)
-            writer.cancel()
+        await _serve(hub.ctx, websocket, conn, hub.handle, hub.unregister)
 
     return [WebSocketRoute("/ws", agent_socket, name="linktor_server_code_ws")]
 
@@ -520,18 +520,6 @@ def routes(hub: RealtimeHub, dialect: Dialect) -> list[BaseRoute]:
             user_id = str(store.api_keys.get(token or "", {}).get("id") or "api_key")
         await websocket.accept()
         conn = hub.open(principal.tenant_id, user_id)
-        writer = hub.ctx.spawn(_write(websocket, conn), name=f"linktor-ws-writer-{user_id}")
-        try:
-            while True:
-                message = await websocket.receive()
-                if message["type"] == "websocket.disconnect":
-                    return
-                raw = message.get("text")
-                if raw is None:
-                    raw = message.get("bytes") or b""
-                hub.handle(conn, raw)
-        finally:
-            hub.close(conn)
-            writer.cancel()
+        await _serve(hub.ctx, websocket, conn, hub.handle, hub.close)
 
     return [WebSocketRoute("/ws", agent_socket, name=f"linktor_{dialect.value}_ws")]

@@ -39,16 +39,17 @@ from relaywire.emulator.linktor.dialect import (
     first_query,
 )
 from relaywire.emulator.linktor.rest_core import Api, Call, Field
-from relaywire.emulator.linktor.store import Record, stamp
+from relaywire.emulator.linktor.store import LinktorStore, Record, stamp
 from relaywire.emulator.linktor.wire import (
     go_time,
+    identities_without,
     server_channel,
     server_contact,
     server_conversation,
     server_message,
 )
 
-__all__ = ["code_conversation_status", "register"]
+__all__ = ["code_conversation_status", "ilike_contains", "open_conversation", "register"]
 
 # The content types the SDK's model knows; others are stored as text with the server's word kept.
 _MEDIA_KINDS = frozenset({"image", "video", "audio", "document", "sticker"})
@@ -129,6 +130,19 @@ def code_conversation_status(conversation: Record) -> str:
     return "pending" if status == "snoozed" else status
 
 
+def open_conversation(store: LinktorStore, contact_id: str, channel_id: str) -> Record | None:
+    """The contact's newest open (or pending) conversation on the channel, as the server's
+    repository finds it before making a new one."""
+    open_ones = [
+        c
+        for c in store.conversations.values()
+        if c["contact_id"] == contact_id
+        and c["channel_id"] == channel_id
+        and code_conversation_status(c) in ("open", "pending")
+    ]
+    return max(open_ones, key=lambda c: str(c["created_at"])) if open_ones else None
+
+
 def _conversation_view(conversation: Record) -> Record:
     """A conversation as the server reads it back: its repository never stores or selects
     ``tags`` and ``metadata``; ``last_message_at`` is its newest message's time."""
@@ -171,16 +185,9 @@ async def _create_conversation(call: Call) -> Response:
         raise _not_found("CONTACT_NOT_FOUND", "contact")
     if values["channel_id"] not in store.channels:
         raise _not_found("CHANNEL_NOT_FOUND", "channel")
-    open_ones = [
-        c
-        for c in store.conversations.values()
-        if c["contact_id"] == values["contact_id"]
-        and c["channel_id"] == values["channel_id"]
-        and code_conversation_status(c) in ("open", "pending")
-    ]
-    if open_ones:
-        newest = max(open_ones, key=lambda c: str(c["created_at"]))
-        return call.created(_conversation_view(newest))
+    found = open_conversation(store, values["contact_id"], values["channel_id"])
+    if found is not None:
+        return call.created(_conversation_view(found))
     conversation = store.create_conversation(
         {
             "id": call.new_id("conv"),
@@ -505,14 +512,8 @@ async def _add_identity(call: Call) -> Response:
 
 async def _remove_identity(call: Call) -> Response:
     contact = _contact(call)
-    wanted = call.arg("identity_id")
-    shown = server_contact(contact).get("identities") or []
-    kept = [
-        ident
-        for ident, view in zip(contact.get("identifiers") or [], shown, strict=True)
-        if view["id"] != wanted
-    ]
-    if len(kept) == len(shown):
+    kept = identities_without(contact, call.arg("identity_id"))
+    if kept is None:
         # The repository's "identity not found" is wrapped by the service as an internal error.
         raise _internal("failed to remove identity")
     contact["identifiers"] = kept

@@ -17,6 +17,7 @@ from relaywire.emulator.linktor.rest_core import Api, Call, CodeList, Field, Res
 from relaywire.emulator.linktor.store import LinktorStore, Record, stamp
 from relaywire.emulator.linktor.wire import (
     drop_none,
+    identities_without,
     message_text,
     sdk_contact,
     sdk_content_type,
@@ -736,13 +737,8 @@ async def _add_identity(call: Call) -> Response:
 async def _remove_identity(call: Call) -> Response:
     contact = _contact(call)
     wanted = call.arg("identity_id")
-    identities = server_contact(contact).get("identities") or []
-    kept = [
-        ident
-        for ident, shown in zip(contact.get("identifiers") or [], identities, strict=True)
-        if shown["id"] != wanted
-    ]
-    if len(kept) == len(identities):
+    kept = identities_without(contact, wanted)
+    if kept is None:
         raise ApiError(404, "NOT_FOUND", "identity not found", {"id": wanted})
     call.store.update_contact(contact["id"], {"identifiers": kept})
     return Response(status_code=204)

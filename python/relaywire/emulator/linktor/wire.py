@@ -25,6 +25,7 @@ __all__ = [
     "camelize_keys",
     "drop_none",
     "go_time",
+    "identities_without",
     "message_text",
     "ms",
     "sdk_agent",
@@ -313,6 +314,18 @@ def server_contact(contact: Record, *, t: Times = ms) -> Record:
             "updated_at": t(contact["updated_at"]),
         }
     )
+
+
+def identities_without(contact: Record, identity_id: str) -> list[Record] | None:
+    """The contact's identities but the one whose id (as :func:`server_contact` shows it) is
+    ``identity_id``; ``None`` when it has none with that id."""
+    shown = server_contact(contact).get("identities") or []
+    kept = [
+        ident
+        for ident, view in zip(contact.get("identifiers") or [], shown, strict=True)
+        if view["id"] != identity_id
+    ]
+    return None if len(kept) == len(shown) else kept
 
 
 def server_channel(channel: Record, *, t: Times = ms) -> Record:

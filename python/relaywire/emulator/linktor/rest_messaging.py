@@ -728,10 +728,9 @@ async def _add_identity(call: Call) -> Response:
     }
     identifiers = [*(contact.get("identifiers") or []), identity]
     call.store.update_contact(contact["id"], {"identifiers": identifiers})
-    shown = ("id", "channel_type", "identifier", "metadata", "created_at")
-    return call.created(
-        drop_none({"contact_id": contact["id"], **{k: identity.get(k) for k in shown}})
-    )
+    shown = ("id", "channel_type", "identifier", "metadata")
+    body = {"contact_id": contact["id"], **{k: identity.get(k) for k in shown}}
+    return call.created(drop_none({**body, "created_at": call.t(identity["created_at"])}))
 
 
 async def _remove_identity(call: Call) -> Response:

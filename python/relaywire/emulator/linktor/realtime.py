@@ -1,11 +1,17 @@
 """The Linktor agent WebSocket (spec/linktor.md §3.8): ``/linktor/ws`` and ``/linktor/api/v1/ws``.
 
+:class:`RealtimeHub` serves ``/linktor/ws``, and ``/linktor/api/v1/ws`` in the ``"documented"``
+profile, as described below. In the default ``"code"`` profile ``/linktor/api/v1/ws`` is the
+self-hosted server's own hub instead (:class:`CodeHub`, :func:`code_routes`): both a Bearer
+header and ``?token=``, JWTs only, ``connected``/``presence``/``typing`` only, one connection
+per user.
+
 Frames are JSON text ``{"type": ..., "payload": {...}}`` with snake_case payloads in both
 mounts, as the self-hosted server sends them.
 
 Authentication: ``Authorization: Bearer <JWT or API key>``, ``X-API-Key: <key>``, or the query
-parameters ``?token=`` / ``?api_key=`` (any one suffices; the real server's demand for both a
-header and a query token is a bug). Without a credential the upgrade is refused with
+parameters ``?token=`` / ``?api_key=`` (any one suffices, unlike on the real server, which
+wants both a header and a query token). Without a credential the upgrade is refused with
 ``401 {"error": "missing token"}``, with a bad one ``401 {"error": "invalid token"}``.
 
 Server to client:

@@ -1,8 +1,13 @@
-"""Helpers shared by the Daguito emulator HTTP tests."""
+"""Helpers shared by the emulator HTTP tests."""
 
 from __future__ import annotations
 
 import httpx
+import pytest
+
+#: Run a test against an emulator whose ``/linktor/api/v1`` has the behaviour the self-hosted
+#: server's documentation describes (profile ``"documented"``) instead of its code's.
+DOCUMENTED = pytest.mark.parametrize("emu", ["documented"], indirect=True)
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -18,7 +18,12 @@ settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 
 @pytest.fixture
-def emu() -> Iterator[Emulator]:
-    """A fresh emulator on 127.0.0.1 and a free port, with the demo seeds (starts in ~40 ms)."""
-    with Emulator() as emulator:
+def emu(request: pytest.FixtureRequest) -> Iterator[Emulator]:
+    """A fresh emulator on 127.0.0.1 and a free port, with the demo seeds (starts in ~40 ms).
+
+    Its Linktor server dialect runs the default ``"code"`` profile; a test marked with
+    ``_emulator_support.DOCUMENTED`` gets the ``"documented"`` one (``emu`` parametrized
+    indirectly)."""
+    profile = getattr(request, "param", "code")
+    with Emulator(linktor_server_profile=profile) as emulator:
         yield emulator

@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+from _emulator_support import DOCUMENTED
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
 
@@ -103,7 +104,11 @@ def inbound(emu: Emulator, conversation_id: str, text: str) -> dict[str, Any]:
 # -- authentication --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("mount", ["/linktor/ws", "/linktor/api/v1/ws"])
+@pytest.mark.parametrize(
+    ("mount", "emu"),
+    [("/linktor/ws", "code"), ("/linktor/api/v1/ws", "documented")],
+    indirect=["emu"],
+)
 @pytest.mark.parametrize(
     "form",
     [
@@ -134,6 +139,7 @@ async def test_connects_with_every_credential_form(emu: Emulator, mount: str, fo
     }
 
 
+@DOCUMENTED
 @pytest.mark.parametrize(
     ("query", "headers", "reason"),
     [
@@ -234,7 +240,7 @@ async def test_every_connection_of_one_user_receives(emu: Emulator) -> None:
 
 
 async def test_store_changes_become_frames(emu: Emulator) -> None:
-    headers = {"Authorization": "Bearer lk_demo"}
+    headers = {"Authorization": f"Bearer {demo_jwt(emu)}"}
     async with socket(emu) as ws, httpx.AsyncClient(base_url=emu.linktor_server_url) as http:
         # An inbound message through the simulator.
         reply = await http.post(
@@ -515,7 +521,9 @@ async def test_simulator_rejects_bad_requests_without_side_effects(
     message_id = inbound(emu, "conv_demo", "existing")["id"]
     async with socket(emu) as ws, httpx.AsyncClient(base_url=emu.linktor_server_url) as http:
         reply = await http.post(
-            path.format(message=message_id), json=body, headers={"Authorization": "Bearer lk_demo"}
+            path.format(message=message_id),
+            json=body,
+            headers={"Authorization": f"Bearer {demo_jwt(emu)}"},
         )
         assert reply.status_code == status
         assert reply.json()["success"] is False

@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from _emulator_support import DOCUMENTED
 
 from relaywire.emulator import Emulator
 
@@ -375,6 +376,7 @@ def test_bad_logins(
         assert server_answer.json()["error"]["message"] == "Invalid email or password"
 
 
+@DOCUMENTED
 def test_refresh_in_both_dialects(emu: Emulator) -> None:
     login = httpx.post(
         f"{emu.linktor_url}/auth/login", json={"email": DEMO_EMAIL, "password": DEMO_PASSWORD}
@@ -428,6 +430,7 @@ def test_server_auth_failures_use_the_middleware_shape(
     assert response.json()["code"] == code
 
 
+@DOCUMENTED
 def test_api_key_as_bearer_works_in_both_dialects(emu: Emulator) -> None:
     headers = {"Authorization": f"Bearer {DEMO_KEY}"}
     for base in (emu.linktor_url, emu.linktor_server_url):
@@ -455,6 +458,7 @@ def test_sdk_pagination_limit_offset(sdk: Side) -> None:
     assert len(ids) == 18
 
 
+@DOCUMENTED
 def test_server_meta_and_pagination_envelopes(server: Side) -> None:
     conversations = server.http.get("/conversations", params={"page": 2, "page_size": 10}).json()
     assert conversations["success"] is True and len(conversations["data"]) == 10
@@ -514,7 +518,8 @@ def test_malformed_bodies_are_400_in_each_dialects_shape(side: Side, content: by
         assert side.error(response, 400)[0] == "VALIDATION_ERROR"
 
 
-def test_validation_errors_name_every_bad_field(side: Side) -> None:
+@DOCUMENTED
+def test_validation_errors_name_every_bad_field(side: Side, emu: Emulator) -> None:
     response = side.http.post("/contacts", json={"name": 1, "tags": "x"})
     code, message = side.error(response, 400)
     assert code == "VALIDATION_ERROR"

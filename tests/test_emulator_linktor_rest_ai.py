@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from _emulator_support import DOCUMENTED
 from test_emulator_linktor_rest import (  # noqa: F401  (fixtures)
     DEMO_KEY,
     Side,
@@ -131,6 +132,7 @@ def test_bot_activation_in_both_dialects(sdk: Side, server: Side) -> None:
     assert [b["id"] for b in active] == ["bot_demo"]
 
 
+@DOCUMENTED
 def test_server_bot_extras(server: Side) -> None:
     channel = server.data(server.http.post("/channels", json={"name": "W", "type": "webchat"}), 201)
     added = server.data(
@@ -455,6 +457,7 @@ def test_flow_graph_translates_between_dialects(sdk: Side, server: Side) -> None
     assert bumped["version"] == 2
 
 
+@DOCUMENTED
 @pytest.mark.parametrize(
     "body",
     [

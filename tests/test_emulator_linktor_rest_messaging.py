@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
+from _emulator_support import DOCUMENTED
 from test_emulator_linktor_rest import (  # noqa: F401  (fixtures)
     Side,
     check_page,
@@ -49,6 +50,7 @@ def test_sdk_conversation_filters(sdk: Side, params: dict[str, str], key: str, v
     assert items and all(c[key] == value for c in items)
 
 
+@DOCUMENTED
 def test_conversation_search_and_assigned_filter(sdk: Side, server: Side) -> None:
     found = sdk.items(sdk.http.get("/conversations", params={"search": "Grace Hopper"}))
     assert found and all(c["contactId"] == "ct_demo_2" for c in found)
@@ -72,6 +74,7 @@ def test_sdk_patch_resolve_and_assign(sdk: Side) -> None:
     assert sdk.error(sdk.http.post("/conversations/conv_demo/assign", json={}), 400)
 
 
+@DOCUMENTED
 def test_server_conversation_lifecycle(server: Side) -> None:
     created = server.data(
         server.http.post(
@@ -151,6 +154,7 @@ def test_sdk_send_rejects_empty_or_malformed(sdk: Side, body: dict[str, Any]) ->
     assert sdk.error(response, 400)[0] == "VALIDATION_ERROR"
 
 
+@DOCUMENTED
 def test_server_send_list_get_and_react(server: Side, sdk: Side) -> None:
     sent = server.data(
         server.http.post(
@@ -182,7 +186,8 @@ def test_server_send_list_get_and_react(server: Side, sdk: Side) -> None:
     assert server.error(wrong_type, 400)[0] == "VALIDATION_ERROR"
 
 
-def test_messages_of_unknown_conversation(side: Side) -> None:
+@DOCUMENTED
+def test_messages_of_unknown_conversation(side: Side, emu: Emulator) -> None:
     response = side.http.post("/conversations/nope/messages", json={"text": "x"})
     assert side.error(response, 404)[0] in ("NOT_FOUND", "CONVERSATION_NOT_FOUND")
 
@@ -235,6 +240,7 @@ def test_sdk_contact_fields_and_identifiers(sdk: Side) -> None:
     assert [c["id"] for c in by_tag] == [contact["id"]]
 
 
+@DOCUMENTED
 def test_server_contact_rules(server: Side) -> None:
     empty = server.http.post("/contacts", json={"name": "  "})
     assert server.error(empty, 400)[0] == "VALIDATION_ERROR"
@@ -252,6 +258,7 @@ def test_sdk_contact_conflict_is_conflict_error(sdk: Side) -> None:
     assert sdk.error(response, 409)[0] == "CONFLICT_ERROR"
 
 
+@DOCUMENTED
 def test_server_contact_identities(server: Side, sdk: Side) -> None:
     identity = server.data(
         server.http.post(
@@ -291,7 +298,8 @@ def test_a_message_sent_in_one_dialect_is_listed_by_the_other(sdk: Side, server:
 # -- channels ----------------------------------------------------------------------------------
 
 
-def test_channel_crud_and_connection(side: Side) -> None:
+@DOCUMENTED
+def test_channel_crud_and_connection(side: Side, emu: Emulator) -> None:
     body = {"name": "Support bot", "type": "telegram", "config": {"bot_token": "123:abc"}}
     created = side.data(side.http.post("/channels", json=body), 201)
     chid = created["id"]
@@ -326,6 +334,7 @@ def test_channel_types_per_dialect(sdk: Side, server: Side) -> None:
     assert [c["id"] for c in sms] == [voice["id"]]
 
 
+@DOCUMENTED
 def test_server_channel_status_and_enabled(server: Side) -> None:
     disabled = server.data(server.http.put("/channels/ch_demo/enabled", json={"enabled": False}))
     assert disabled["enabled"] is False
@@ -376,7 +385,13 @@ def test_server_users_and_role_gate(server: Side, emu: Emulator) -> None:
     ).json()
     agent = {"Authorization": f"Bearer {login['data']['access_token']}"}
     forbidden = httpx.get(f"{emu.linktor_server_url}/users", headers=agent)
-    assert forbidden.status_code == 403 and forbidden.json()["error"]["code"] == "FORBIDDEN"
+    # The server's role gate is a middleware: its refusal is top-level, like the auth one's.
+    assert forbidden.status_code == 403
+    assert forbidden.json() == {
+        "code": "FORBIDDEN",
+        "message": "insufficient permissions",
+        "details": None,
+    }
     assert httpx.get(f"{emu.linktor_server_url}/contacts", headers=agent).status_code == 200
     updated = server.data(server.http.put(f"/users/{user['id']}", json={"role": "supervisor"}))
     assert updated["role"] == "supervisor"

@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from _emulator_support import DOCUMENTED
 from websockets.asyncio.client import connect
 
 from relaywire.emulator import Emulator
@@ -226,6 +227,7 @@ def test_a_secret_can_be_chosen(emu: Emulator) -> None:
 # -- management, server dialect --------------------------------------------------------------------
 
 
+@DOCUMENTED
 def test_server_dialect_create_list_get_update_delete(emu: Emulator) -> None:
     base = f"{emu.linktor_server_url}/webhooks"
     reply = httpx.post(
@@ -262,6 +264,7 @@ def test_server_dialect_create_list_get_update_delete(emu: Emulator) -> None:
     assert missing.json()["error"]["code"] == "NOT_FOUND"
 
 
+@DOCUMENTED
 def test_webhooks_need_credentials(emu: Emulator) -> None:
     body = {"url": "https://example.com/h", "events": ["*"]}
     sdk = httpx.post(f"{emu.linktor_url}/webhooks", json=body)
@@ -332,6 +335,7 @@ def test_invalid_registrations_are_400(emu: Emulator, body: dict[str, Any], word
     assert words in reply.json()["message"]
 
 
+@DOCUMENTED
 def test_unknown_event_types_are_answered_with_the_allowed_list(emu: Emulator) -> None:
     reply = httpx.post(
         f"{emu.linktor_server_url}/webhooks",
@@ -633,6 +637,7 @@ def test_an_unreachable_receiver_is_logged_as_failed() -> None:
         assert "ConnectError" in delivery["error"]
 
 
+@DOCUMENTED
 def test_the_server_dialect_shows_deliveries_in_snake_case(
     emu: Emulator, receiver: Receiver
 ) -> None:

@@ -366,6 +366,10 @@ _UNSUPPORTED_CALLS: dict[str, Callable[[Any], Any]] = {
     "analytics.get_dashboard": lambda c: c.analytics.get_dashboard(),
     "analytics.get_message_metrics": lambda c: c.analytics.get_message_metrics(),
     "analytics.get_realtime": lambda c: c.analytics.get_realtime(),
+    "webhooks.create": lambda c: c.webhooks.create("https://example.test/h", ["message.sent"]),
+    "webhooks.list": lambda c: c.webhooks.list(),
+    "webhooks.get": lambda c: c.webhooks.get("wh_1"),
+    "webhooks.delete": lambda c: c.webhooks.delete("wh_1"),
 }
 
 

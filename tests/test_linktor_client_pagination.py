@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import nullcontext
 from types import SimpleNamespace
 from typing import Any
 
@@ -20,6 +21,7 @@ from _linktor_client_support import (
 
 from linktor import Contact, Conversation, LinktorAsyncClient, LinktorClient
 from linktor._dialect import (
+    UnpagedListWarning,
     Window,
     merge_pages,
     server_list_query,
@@ -117,6 +119,41 @@ def test_server_page_shapes() -> None:
     assert adapted["data"] == [0, 1, 2]
 
 
+def test_server_page_of_a_server_that_does_not_page() -> None:
+    # The self-hosted server's conversations: page 1 of 20 whatever was asked, total counted
+    # before the filters, no next page.
+    first_twenty = {
+        "success": True,
+        "data": [{"n": n} for n in range(20)],
+        "meta": {**_meta(1, 20, 28), "has_next": False, "total_pages": 0},
+    }
+    inside = server_page(first_twenty, Window(5, 5))
+    assert [i["n"] for i in inside["data"]] == [5, 6, 7, 8, 9]
+    assert inside["pagination"] == {"total": 28, "limit": 5, "offset": 5, "has_more": True}
+    assert inside["truncated"] is None
+    tail = server_page(first_twenty, Window(15, 10, skip=5))
+    assert [i["n"] for i in tail["data"]] == [15, 16, 17, 18, 19]
+    assert tail["pagination"]["has_more"] is False and tail["truncated"] == 20
+    beyond = server_page(first_twenty, Window(20, 10))
+    assert beyond["data"] == [] and beyond["truncated"] == 20
+    # Asked for everything: a full page, no next page, a larger total (its messages).
+    assert server_page(first_twenty, Window())["truncated"] == 20
+    # A short page is the whole list: nothing was cut.
+    short = {"success": True, "data": [{"n": 0}], "meta": {**_meta(1, 20, 28), "has_next": False}}
+    assert server_page(short, Window(0, 5))["truncated"] is None
+    # A server that pages (the documented profile) is never cut.
+    assert (
+        server_page({"success": True, "data": [{"n": 0}] * 20, "meta": _meta(1, 20, 28)}, Window())[
+            "truncated"
+        ]
+        is None
+    )
+    # An unpaginated list at the server's cap may go on (its channels).
+    hundred = {"success": True, "data": [{"n": n} for n in range(100)]}
+    assert server_page(hundred, Window(), cap=100)["truncated"] == 100
+    assert server_page(hundred, Window(0, 10), cap=100)["truncated"] is None
+
+
 def _page(items: list[Any], **pagination: Any) -> SimpleNamespace:
     info = {"offset": 0, "limit": len(items), "has_more": False, "next_cursor": None}
     return SimpleNamespace(data=items, pagination=SimpleNamespace(**{**info, **pagination}))
@@ -155,8 +192,13 @@ def test_next_params() -> None:
 
 def test_pages_cover_the_list_exactly_once(lk: Harness) -> None:
     everything = [c.id for c in lk.client.conversations.list(limit=100).data]
-    walked = [c.id for c in lk.client.conversations.iter(limit=6)]
+    # The self-hosted server lists only its first 20 conversations: the iteration walks them
+    # in windows of 6 (cut from that one page), then says where it had to stop.
+    with pytest.warns(UnpagedListWarning, match="first 20") if lk.server else nullcontext():
+        walked = [c.id for c in lk.client.conversations.iter(limit=6)]
     assert walked == everything
+    if lk.server:
+        assert len(walked) == 20
     contacts = [c.id for c in lk.client.contacts.list(limit=10).data]
     assert [c.id for c in lk.client.contacts.list(limit=2, offset=1).data] == contacts[1:3]
     assert [c.id for c in lk.client.contacts.iter(limit=2, offset=1)] == contacts[1:]
@@ -174,10 +216,14 @@ def test_iteration_is_lazy(emulator: Emulator) -> None:
 async def test_native_async_for(emulator: Emulator) -> None:
     for url in (emulator.linktor_url, emulator.linktor_server_url):
         async with LinktorAsyncClient(url, api_key="lk_demo") as client:
-            if client.dialect.value == "server":
+            server = client.dialect.value == "server"
+            if server:
                 await client.auth.login("demo@linktor.local", "demo-password")
-            seen = [c async for c in client.conversations.iter(limit=9)]
-            assert len(seen) == (await client.conversations.list()).pagination.total
+            with pytest.warns(UnpagedListWarning) if server else nullcontext():
+                seen = [c async for c in client.conversations.iter(limit=9)]
+            total = (await client.conversations.list()).pagination.total
+            # The self-hosted server: its first page of 20 is all there is to reach.
+            assert len(seen) == (20 if server else total) and total > 20
             assert all(isinstance(c, Conversation) for c in seen)
 
 

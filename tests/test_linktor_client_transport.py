@@ -115,7 +115,8 @@ def test_real_errors_keep_the_servers_words(emulator: Emulator, dialect: str, mo
         with pytest.raises(NotFoundError) as missing:
             harness.client.conversations.get("conv_nope")
         with pytest.raises(ValidationError) as invalid:
-            harness.client.contacts.create(name="   ")
+            # The self-hosted server's code refuses only an empty name (blanks are a name).
+            harness.client.contacts.create(name="" if dialect == "server" else "   ")
     finally:
         harness.close()
     assert missing.value.message == "conversation not found"
@@ -123,7 +124,10 @@ def test_real_errors_keep_the_servers_words(emulator: Emulator, dialect: str, mo
     assert missing.value.request_id
     assert invalid.value.status_code == 400
     assert "name" in invalid.value.message
-    assert invalid.value.details  # the emulator says which field
+    if dialect == "server":
+        assert invalid.value.message == "contact name is required"  # its words, no details
+    else:
+        assert invalid.value.details  # the emulator says which field
 
 
 @pytest.mark.parametrize("mode", MODES)

@@ -1,5 +1,6 @@
-"""``client.webhooks`` (create / list / get / delete) in both dialects, sync and async, and a
-signed delivery from the emulator to a real local receiver, verified with the SDK helpers."""
+"""``client.webhooks`` (create / list / get / delete), sync and async, and a signed delivery
+from the emulator to a real local receiver, verified with the SDK helpers. The self-hosted
+server has no webhook management and sends no webhooks: the server dialect refuses them."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 import pytest
 
 from linktor import LinktorAsyncClient, LinktorClient, NotFoundError, construct_event
+from linktor._dialect import UnsupportedOperationError
 from linktor.types.webhook import WebhookConfig, WebhookEventType
 from linktor.utils.webhook import SIGNATURE_HEADER, verify_webhook
 from relaywire.emulator import Emulator
@@ -49,12 +51,12 @@ def receiver() -> Iterator[tuple[str, queue.Queue[tuple[dict[str, str], bytes]]]
         thread.join()
 
 
-@pytest.fixture(params=["sdk", "server"])
-def base_url(request: pytest.FixtureRequest, emu: Emulator) -> str:
-    return emu.linktor_url if request.param == "sdk" else emu.linktor_server_url
+@pytest.fixture
+def base_url(emu: Emulator) -> str:
+    return emu.linktor_url
 
 
-def test_crud_in_both_dialects(base_url: str) -> None:
+def test_crud(base_url: str) -> None:
     with LinktorClient(base_url=base_url, api_key=API_KEY) as client:
         created = client.webhooks.create(
             "https://example.test/in",
@@ -121,3 +123,22 @@ def test_fractional_retry_delays_render_whole_seconds() -> None:
         assert created.retry_policy.max_retries == 2
         assert created.retry_policy.exponential_backoff is True
         assert client.webhooks.get(created.id).retry_policy == created.retry_policy
+
+
+def test_the_server_dialect_has_no_webhook_management(
+    emu: Emulator, receiver: tuple[str, queue.Queue[tuple[dict[str, str], bytes]]]
+) -> None:
+    url, _ = receiver
+    with LinktorClient(base_url=emu.linktor_server_url) as client:
+        client.auth.login("demo@linktor.local", "demo-password")
+        for call in (
+            lambda: client.webhooks.create(url, ["message.sent"]),
+            lambda: client.webhooks.list(),
+            lambda: client.webhooks.get("wh_1"),
+            lambda: client.webhooks.delete("wh_1"),
+        ):
+            with pytest.raises(UnsupportedOperationError, match="no webhook management"):
+                call()
+        # And the server itself has no such route (its /webhooks/* are channel callbacks).
+        with pytest.raises(NotFoundError):
+            client._http.get("/webhooks")

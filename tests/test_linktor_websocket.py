@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
+from _emulator_support import DOCUMENTED
 from test_emulator_linktor_realtime import add_agent
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
@@ -48,6 +49,10 @@ TIMEOUT = 5.0
 E = TypeVar("E")
 
 MOUNTS = ["sdk", "server"]
+# The server mount takes an API key, and sends store events, only in the documented profile.
+MOUNTS_WITH_API_KEYS = pytest.mark.parametrize(
+    ("mount", "emu"), [("sdk", "code"), ("server", "documented")], indirect=["emu"]
+)
 
 
 def base_url(emu: Emulator, mount: str) -> str:
@@ -254,7 +259,7 @@ def test_api_key_falls_back_to_the_environment(monkeypatch: pytest.MonkeyPatch) 
 # -- connecting to the emulator -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("mount", MOUNTS)
+@MOUNTS_WITH_API_KEYS
 async def test_connects_with_an_api_key(emu: Emulator, mount: str) -> None:
     ws = LinktorWebSocket(base_url(emu, mount), api_key="lk_demo")
     assert not ws.is_connected
@@ -284,10 +289,11 @@ async def test_connects_with_a_jwt_from_login(emu: Emulator, mount: str) -> None
 
 
 async def test_accepts_a_ws_url_as_given(emu: Emulator) -> None:
-    async with client(f"{emu.ws_url}/linktor/api/v1/ws") as ws:
-        assert ws.url == f"{emu.ws_url}/linktor/api/v1/ws"
+    async with client(f"{emu.ws_url}/linktor/ws") as ws:
+        assert ws.url == f"{emu.ws_url}/linktor/ws"
 
 
+@DOCUMENTED
 @pytest.mark.parametrize(
     ("key", "message"), [("lk_wrong", "invalid token"), (None, "missing token")]
 )
@@ -325,7 +331,7 @@ async def test_other_refusals_and_network_errors_are_websocket_errors(status: in
 # -- events ----------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("mount", MOUNTS)
+@MOUNTS_WITH_API_KEYS
 async def test_subscribed_conversation_delivers_typed_messages(emu: Emulator, mount: str) -> None:
     async with client(base_url(emu, mount)) as ws:
         await ws.subscribe("conv_demo")
@@ -339,6 +345,7 @@ async def test_subscribed_conversation_delivers_typed_messages(emu: Emulator, mo
         assert event.message.direction == "inbound"
 
 
+@DOCUMENTED
 async def test_messages_injected_over_http_arrive(emu: Emulator) -> None:
     async with client(emu.linktor_server_url) as ws, httpx.AsyncClient() as http:
         response = await http.post(
@@ -373,6 +380,7 @@ async def test_message_status_changes(emu: Emulator) -> None:
             assert event.message is not None and event.message.text == "sent by us"
 
 
+@DOCUMENTED
 async def test_conversation_updates(emu: Emulator) -> None:
     async with client(emu.linktor_server_url) as ws:
         await asyncio.to_thread(
@@ -419,6 +427,7 @@ async def anext_of(ws: LinktorWebSocket, kinds: tuple[type[RealtimeEvent], ...])
     raise AssertionError("iteration ended")
 
 
+@DOCUMENTED
 async def test_presence(emu: Emulator) -> None:
     grace_key = add_agent(emu, "usr_grace", "Grace")
     seen: list[PresenceEvent] = []
@@ -499,6 +508,7 @@ async def test_never_subscribed_receives_every_conversation(emu: Emulator) -> No
         assert (await next_event(ws, MessageEvent)).conversation_id == "conv_demo"
 
 
+@DOCUMENTED
 async def test_unsubscribe_stops_events(emu: Emulator) -> None:
     async with client(emu.linktor_server_url) as ws:
         await ws.subscribe("conv_demo")
@@ -790,7 +800,8 @@ async def test_reconnect_resubscribes_then_sends_queued_typing() -> None:
 
 
 async def test_reconnects_after_the_emulator_restarts_and_subscribes_again() -> None:
-    first = await asyncio.to_thread(Emulator().start)
+    # The documented profile: the server mount takes the API key and sends message events.
+    first = await asyncio.to_thread(Emulator(linktor_server_profile="documented").start)
     port = first.port
     second: Emulator | None = None
     connected: asyncio.Queue[ConnectedEvent] = asyncio.Queue()
@@ -803,7 +814,9 @@ async def test_reconnects_after_the_emulator_restarts_and_subscribes_again() -> 
         await ws.subscribe("conv_demo")
         await connected.get()
         await asyncio.to_thread(first.stop)  # the server goes away with our socket open
-        second = await asyncio.to_thread(Emulator(port=port).start)
+        second = await asyncio.to_thread(
+            Emulator(port=port, linktor_server_profile="documented").start
+        )
         await asyncio.wait_for(connected.get(), TIMEOUT)
         assert ws.connections >= 2
         assert ws.close_code in RECOVERABLE_CLOSE_CODES

@@ -36,6 +36,7 @@ from relaywire.models import validate_json
 __all__ = [
     "Dialect",
     "InvalidResponseError",
+    "UnpagedListWarning",
     "UnsupportedOperationError",
     "camel",
     "decode_json",
@@ -89,6 +90,17 @@ class UnsupportedOperationError(LinktorError, NotImplementedError):
             code="UNSUPPORTED_OPERATION",
             details={"operation": operation, "dialect": Dialect.SERVER.value},
         )
+
+
+class UnpagedListWarning(UserWarning):
+    """An ``iter()`` stopped at the end of the only page a self-hosted server gives.
+
+    The server's code does not page some lists: ``GET /conversations`` returns its first 20
+    (by last update), ``GET /conversations/{id}/messages`` the newest 50 and ``GET /channels``
+    the newest 100, whatever ``page``/``page_size`` say. Iterating such a list yields what that
+    page holds, then warns once with this category when the page was full (more items may
+    exist that no request can reach) instead of stopping silently. ``list()`` never warns.
+    """
 
 
 class InvalidResponseError(LinktorError):
@@ -344,9 +356,18 @@ def merge_pages(first: Any, second: Any) -> Any:
     return {**first, "data": [*(first.get("data") or []), *more]}
 
 
-def server_page(body: Any, window: Window, adapt: Any = None) -> dict[str, Any]:
+def server_page(
+    body: Any, window: Window, adapt: Any = None, *, cap: int | None = None
+) -> dict[str, Any]:
     """A server list answer (``meta``, page-based ``pagination``, plain ``data`` or a bare
-    array) as the SDK's ``{data, pagination: {total, limit, offset, has_more}}``."""
+    array) as the SDK's ``{data, pagination: {total, limit, offset, has_more}}``, cut to the
+    caller's window.
+
+    A server that ignored the requested page (it answers page 1, or another size) still
+    gives the window's part of what it sent; the result's ``"truncated"`` key is then the size
+    of that page when it was full: the list may go on past it, unreachable
+    (:class:`UnpagedListWarning`); else ``None``. ``cap``: an unpaginated list the server cuts
+    at that many items (its channels)."""
     items: list[Any]
     meta: Any = None
     paging: Any = None
@@ -365,24 +386,39 @@ def server_page(body: Any, window: Window, adapt: Any = None) -> dict[str, Any]:
             size = int(meta.get("page_size") or len(items) or 1)
             number = int(meta.get("page") or 1)
             total = int(meta.get("total_items") or 0)
-            has_more = bool(meta.get("has_next"))
+            server_more = bool(meta.get("has_next"))
         else:
             size = int(paging.get("page_size") or len(items) or 1)
             number = int(paging.get("page") or 1)
             total = int(paging.get("total") or 0)
-            has_more = number < int(paging.get("pages") or 0)
-        offset = (number - 1) * size
-        if window.skip:
-            items = items[window.skip :][: window.limit]
-            offset, size = window.offset, window.limit or size
-            has_more = offset + len(items) < total
-        return _page(items, total, size, offset, has_more)
+            server_more = number < int(paging.get("pages") or 0)
+        served = (number - 1) * size  # where the server's answer starts in the whole list
+        honoured = served == window.offset - window.skip and window.limit in (None, size)
+        end = served + len(items)
+        low = max(window.offset, served)
+        high = end if window.limit is None else min(window.offset + window.limit, end)
+        kept = items[low - served : high - served] if high > low else []
+        if high < end:
+            has_more = True  # the server sent more than the window holds
+        elif honoured:
+            has_more = window.offset + len(kept) < total if window.skip else server_more
+        else:
+            has_more = False
+        page = _page(kept, total, window.limit or size, window.offset, has_more)
+        # A full page and no next one: the server ignored the page asked for, or its own
+        # total says the list goes on where it will not page (the self-hosted server's
+        # conversations and messages).
+        cut = not has_more and len(items) >= size and (not honoured or end < total)
+        page["truncated"] = size if cut else None
+        return page
     # Unpaginated (the server's channel list): the window is applied here.
     total = len(items)
     end = total if window.limit is None else window.offset + window.limit
     kept = items[window.offset : end]
     limit = window.limit if window.limit is not None else len(kept)
-    return _page(kept, total, limit, window.offset, end < total)
+    page = _page(kept, total, limit, window.offset, end < total)
+    page["truncated"] = cap if cap is not None and total >= cap and end >= total else None
+    return page
 
 
 def _page(items: list[Any], total: int, limit: int, offset: int, has_more: bool) -> dict[str, Any]:
@@ -422,6 +458,7 @@ def _fit(value: Any, allowed: Iterable[str], nearest: Mapping[str, str]) -> Any:
 
 
 _MEDIA_CONTENT_TYPES = frozenset({"image", "video", "audio", "document", "sticker"})
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://\S+$")
 _DEFAULT_MIME = {
     "image": "image/jpeg",
     "video": "video/mp4",
@@ -532,13 +569,20 @@ def adapt_message(message: Any) -> Any:
     first = attachments[0] if isinstance(attachments, list) and attachments else None
     first = first if isinstance(first, dict) else None
     content: dict[str, Any]
+    attached = str((first or {}).get("url") or "")
     if kind in _MEDIA_CONTENT_TYPES:
-        url = text or str((first or {}).get("url") or "")
+        # A message sent through the API holds its URL as content. A received one holds its
+        # caption there and its URL in an attachment, which the server loads only for
+        # GET /messages/{id}: in a list such a message has a caption and no known URL ("").
+        caption = text if attached or not _URL.match(text) else ""
+        url = attached or ("" if caption else text)
         media: dict[str, Any] = {"url": url, "mime_type": _media_mime(url, kind, first)}
         if first is not None:
             media["filename"] = first.get("filename")
             media["size"] = first.get("size_bytes")
             media["thumbnail_url"] = first.get("thumbnail_url")
+        if caption:
+            media["caption"] = caption
         content = {"media": media}
     else:
         content = {"text": text}

@@ -5,16 +5,51 @@ Every list method returns a :class:`~linktor.types.common.PaginatedResponse` in 
 both: ask for the next offset (or the next cursor, when the server gives one) until a page says
 there is no more or comes back empty. The first request uses the caller's parameters as given;
 the next ones keep them and move ``offset`` (the server dialect turns that into ``page``).
+
+Some lists the self-hosted server does not page at all (conversations, messages, channels):
+their :class:`UnpagedPages` note when the server's only page was full, and the iteration then
+ends with one :class:`~linktor._dialect.UnpagedListWarning` rather than silently.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
+from linktor._dialect import UnpagedListWarning
 from linktor._plan import Pages, Plan
 
-__all__ = ["iterate_async", "iterate_sync", "next_params"]
+__all__ = ["UnpagedPages", "iterate_async", "iterate_sync", "next_params"]
+
+T_co = TypeVar("T_co", covariant=True)
+
+
+@dataclass
+class UnpagedPages(Pages[T_co]):
+    """:class:`Pages` of a list the server may not page (server dialect). Its fetch plan sets
+    ``cut_at`` to the size of the server's only page when that page was full."""
+
+    what: str = "iter()"
+    cut_at: int | None = None
+
+    def warn(self) -> None:
+        if self.cut_at is not None:
+            warnings.warn(
+                UnpagedListWarning(
+                    f"{self.what}: the self-hosted Linktor server does not page this list; it "
+                    f"returned its first {self.cut_at} items and more may exist that no "
+                    "request can reach"
+                ),
+                stacklevel=3,
+            )
+
+
+def _finish(pages: Pages[Any]) -> None:
+    if isinstance(pages, UnpagedPages):
+        pages.warn()
+
 
 # Names that select a page; the next request replaces them with offset (or cursor).
 _PAGE_SELECTORS = ("offset", "page", "cursor", "page_size", "pageSize")
@@ -51,6 +86,7 @@ def iterate_sync(pages: Pages[Any], run: Callable[[Plan[Any]], Any]) -> Iterator
         page = run(pages.fetch(params))
         yield from page.data
         params = next_params(params, page)
+    _finish(pages)
 
 
 async def iterate_async(
@@ -63,3 +99,4 @@ async def iterate_async(
         for item in page.data:
             yield item
         params = next_params(params, page)
+    _finish(pages)

@@ -13,7 +13,7 @@ In the server dialect, methods whose route the self-hosted server lacks raise
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import IO, Any, TypeVar
 from urllib.parse import quote
 
@@ -56,6 +56,7 @@ from linktor._dialect import (
     validate_model,
     word,
 )
+from linktor._pagination import UnpagedPages
 from linktor._plan import Pages, Plan, Reply, Request, operation, paginated
 from linktor.types.ai import Agent
 from linktor.types.auth import LoginResponse, RefreshTokenResponse, User
@@ -115,6 +116,13 @@ SERVER_UNSUPPORTED: dict[str, str] = {
     "analytics.get_dashboard": "the closest server report is GET /analytics/overview",
     "analytics.get_message_metrics": "the server has no message report",
     "analytics.get_realtime": "the server has no realtime report",
+    **{
+        f"webhooks.{name}": (
+            "the server has no webhook management routes and sends no webhooks (its "
+            "/webhooks/* routes receive channel providers' callbacks)"
+        )
+        for name in ("create", "list", "get", "delete")
+    },
 }
 
 _NO_BODY: Any = None
@@ -154,6 +162,14 @@ def _file_bytes(file: FileData) -> bytes:
     if not isinstance(data, bytes):
         raise TypeError("file must be bytes or a binary file object")
     return data
+
+
+def _noted(page: Json, pages: UnpagedPages[Any] | None) -> Json:
+    """``page`` without its ``"truncated"`` note, which goes to ``pages`` (if any)."""
+    cut = page.pop("truncated", None)
+    if cut and pages is not None:
+        pages.cut_at = int(cut)
+    return page
 
 
 def _dict_answer(reply: Reply, body: Any, what: str) -> Json:
@@ -226,12 +242,27 @@ class _Ops:
         params: Mapping[str, Any],
         adapt: Any = None,
         default_size: int = 20,
+        *,
+        pages: UnpagedPages[Any] | None = None,
+        cap: int | None = None,
     ) -> Plan[PaginatedResponse[M]]:
         if not self._server:
             reply = yield self._request("GET", path, params=params)
             return parse_json_model(_page_model(model), reply)
         body, window, reply = yield from self._server_list(path, params, default_size)
-        return validate_model(_page_model(model), server_page(body, window, adapt), reply)
+        page = _noted(server_page(body, window, adapt, cap=cap), pages)
+        return validate_model(_page_model(model), page, reply)
+
+    def _unpaged(
+        self, fetch: Callable[[Json, UnpagedPages[Any] | None], Plan[Any]], params: Json, what: str
+    ) -> Pages[Any]:
+        """The pages of a list the self-hosted server may not page: in the server dialect
+        the iteration warns when it ends on the server's only (full) page."""
+        if not self._server:
+            return Pages[Any](lambda p: fetch(p, None), params)
+        pages = UnpagedPages[Any](lambda p: fetch(p, None), params, what)
+        pages.fetch = lambda p: fetch(p, pages)
+        return pages
 
     def _server_list(
         self, path: str, params: Mapping[str, Any], default_size: int = 20
@@ -355,20 +386,25 @@ class ConversationsOps(_Ops):
         types = yield from self._channel_types([data])
         return validate_model(Conversation, adapt_conversation(data, types), reply)
 
-    def _list(self, params: Mapping[str, Any]) -> Plan[PaginatedResponse[Conversation]]:
+    def _list(
+        self, params: Mapping[str, Any], pages: UnpagedPages[Any] | None = None
+    ) -> Plan[PaginatedResponse[Conversation]]:
         if not self._server:
             return (yield from self._list_page(Conversation, "/conversations", params))
         body, window, reply = yield from self._server_list("/conversations", params)
-        page = server_page(body, window)
+        page = _noted(server_page(body, window), pages)
         types = yield from self._channel_types(page["data"])
         page["data"] = [adapt_conversation(c, types) for c in page["data"]]
         return validate_model(_page_model(Conversation), page, reply)
 
     def _messages(
-        self, conversation_id: str, params: Mapping[str, Any]
+        self,
+        conversation_id: str,
+        params: Mapping[str, Any],
+        pages: UnpagedPages[Any] | None = None,
     ) -> Plan[PaginatedResponse[Message]]:
         path = f"/conversations/{_seg(conversation_id)}/messages"
-        return (yield from self._list_page(Message, path, params, adapt_message, 50))
+        return (yield from self._list_page(Message, path, params, adapt_message, 50, pages=pages))
 
     @operation
     def list(self, /, **params: Any) -> Plan[PaginatedResponse[Conversation]]:
@@ -378,8 +414,12 @@ class ConversationsOps(_Ops):
 
     @paginated
     def iter(self, /, **params: Any) -> Pages[Conversation]:
-        """Every conversation matching ``params``, page after page (``for``/``async for``)."""
-        return Pages[Conversation](self._list, dict(params))
+        """Every conversation matching ``params``, page after page (``for``/``async for``).
+
+        Self-hosted server: it lists only its first 20 conversations (by last update), so the
+        iteration ends there, with an :class:`~linktor._dialect.UnpagedListWarning` when
+        those 20 were a full page."""
+        return self._unpaged(self._list, dict(params), "conversations.iter()")
 
     @operation
     def get(self, id: str) -> Plan[Conversation]:
@@ -440,8 +480,16 @@ class ConversationsOps(_Ops):
 
     @paginated
     def iter_messages(self, /, conversation_id: str, **params: Any) -> Pages[Message]:
-        """Every message of a conversation, page after page."""
-        return Pages[Message](lambda p: self._messages(conversation_id, p), dict(params))
+        """Every message of a conversation, page after page.
+
+        Self-hosted server: it lists only the newest 50 messages, newest first, so the
+        iteration ends there, with an :class:`~linktor._dialect.UnpagedListWarning` when the
+        conversation has more."""
+        return self._unpaged(
+            lambda p, pages: self._messages(conversation_id, p, pages),
+            dict(params),
+            "conversations.iter_messages()",
+        )
 
     @operation
     def resolve(self, id: str, *, idempotency_key: str | None = None) -> Plan[Conversation]:
@@ -552,11 +600,21 @@ class ContactsOps(_Ops):
 # -- channels ------------------------------------------------------------------------------------
 
 
+#: The self-hosted server lists at most this many channels (the newest).
+_SERVER_CHANNELS = 100
+
+
 class ChannelsOps(_Ops):
     """Messaging channels (WhatsApp, Telegram, web chat...)."""
 
-    def _list(self, params: Mapping[str, Any]) -> Plan[PaginatedResponse[Channel]]:
-        return (yield from self._list_page(Channel, "/channels", params, adapt_channel))
+    def _list(
+        self, params: Mapping[str, Any], pages: UnpagedPages[Any] | None = None
+    ) -> Plan[PaginatedResponse[Channel]]:
+        return (
+            yield from self._list_page(
+                Channel, "/channels", params, adapt_channel, pages=pages, cap=_SERVER_CHANNELS
+            )
+        )
 
     def _remember(self, channel: Channel) -> Channel:
         self._http.channel_types[channel.id] = str(channel.type.value)
@@ -569,8 +627,9 @@ class ChannelsOps(_Ops):
 
     @paginated
     def iter(self, /, **params: Any) -> Pages[Channel]:
-        """Every channel, page after page."""
-        return Pages[Channel](self._list, dict(params))
+        """Every channel, page after page (self-hosted server: its newest 100, with an
+        :class:`~linktor._dialect.UnpagedListWarning` when there are that many)."""
+        return self._unpaged(self._list, dict(params), "channels.iter()")
 
     @operation
     def get(self, id: str) -> Plan[Channel]:
@@ -1310,9 +1369,11 @@ class AnalyticsOps(_Ops):
 
 
 class WebhooksOps(_Ops):
-    """Outgoing webhook subscriptions (relaywire addition; the official SDK has none). The
-    emulator serves these routes at both mounts; the secret the answer carries signs every
-    delivery (verify with :func:`linktor.utils.webhook.verify_webhook`)."""
+    """Outgoing webhook subscriptions (relaywire addition; the official SDK has none), in the
+    SDK protocol: the secret the answer carries signs every delivery (verify with
+    :func:`linktor.utils.webhook.verify_webhook`). The self-hosted server has no such routes
+    and never sends a webhook, so in the server dialect every method raises
+    :class:`~linktor._dialect.UnsupportedOperationError` before sending anything."""
 
     @operation
     def create(
@@ -1326,6 +1387,7 @@ class WebhooksOps(_Ops):
     ) -> Plan[WebhookConfig]:
         """Subscribe ``url`` to ``events`` (``WebhookEventType`` members or their values);
         ``headers`` are sent with every delivery. The answer includes the signing ``secret``."""
+        self._unsupported_on_server("webhooks.create")
         if not isinstance(url, str) or not url:
             raise ValueError("url must be a non-empty string")
         body: Json = {"url": url, "events": [word(e) for e in events]}
@@ -1340,14 +1402,17 @@ class WebhooksOps(_Ops):
 
     @operation
     def list(self, /, **params: Any) -> Plan[PaginatedResponse[WebhookConfig]]:
+        self._unsupported_on_server("webhooks.list")
         return (yield from self._list_page(WebhookConfig, "/webhooks", params))
 
     @operation
     def get(self, id: str) -> Plan[WebhookConfig]:
+        self._unsupported_on_server("webhooks.get")
         return self._get_one(WebhookConfig, f"/webhooks/{_seg(id)}")
 
     @operation
     def delete(self, id: str) -> Plan[None]:
+        self._unsupported_on_server("webhooks.delete")
         return self._delete(f"/webhooks/{_seg(id)}")
 
 

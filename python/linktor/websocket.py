@@ -29,12 +29,26 @@ never dropped); frames that are not envelopes at all are logged and counted
 (``malformed_frames``). Messages in the server's shape (string ``content``) are adapted to the
 SDK's :class:`~linktor.types.conversation.Message`, as the REST client does.
 
+**What a self-hosted server sends.** The server's code (``GET /api/v1/ws``) sends only
+``connected`` (first), ``presence`` (``online`` to the tenant's other users when someone
+connects, ``offline`` with ``last_seen`` when a connection closes) and ``typing`` (relayed from
+the tenant's other users). It never calls its new-message or conversation broadcasts, so no
+:class:`MessageEvent`, :class:`MessageStatusEvent` or :class:`ConversationUpdateEvent` arrives
+from it: read messages and statuses over REST. It acts on ``typing`` frames only (``subscribe``
+and ``unsubscribe`` are ignored there, and filtering happens on this side) and never sends
+``error``. It keeps one connection per user: a user's newer connection replaces the previous
+one, and when either closes the other stops receiving. The SDK protocol's realtime endpoint,
+and the relaywire emulator's ``/linktor/ws`` (and ``/linktor/api/v1/ws`` in its
+``"documented"`` profile), send the full set listed above.
+
 **URL and authentication.** ``url`` may be a ``ws(s)://`` URL (used as given) or an HTTP base
 URL (``https://host/api/v1`` for the self-hosted server, ``https://host/linktor`` or
 ``https://api.linktor.io`` for the SDK protocol), to which ``/ws`` is appended. The
 credential (``access_token``, else ``api_key``, else ``$LINKTOR_API_KEY``) is sent both as
 ``Authorization: Bearer`` and as ``?token=``, because the self-hosted server requires both
-(``token_in_query=False`` keeps it out of the URL). A refused upgrade raises
+(``token_in_query=False`` keeps it out of the URL); it takes only a JWT (``access_token``
+after ``client.auth.login``), never an API key. A browser cannot set that header, so a
+browser cannot connect to a self-hosted server's socket. A refused upgrade raises
 :class:`~linktor.AuthenticationError` (401) or :class:`~linktor.AuthorizationError` (403);
 every other failure to connect raises :class:`~linktor.WebSocketError`.
 
@@ -332,6 +346,12 @@ class LinktorWebSocket:
     """The Linktor realtime client (see the module docstring for the guarantees).
 
     Constructing it does no I/O and needs no running event loop.
+
+    A self-hosted Linktor server sends only ``connected``, ``presence`` and ``typing`` events
+    (its code never broadcasts messages or conversation changes: :meth:`on_message`,
+    :meth:`on_message_status` and :meth:`on_conversation_update` handlers are never called
+    against it), takes a JWT only, and keeps one connection per user. The module docstring
+    says more.
     """
 
     def __init__(

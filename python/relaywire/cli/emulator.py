@@ -25,6 +25,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--no-seed", action="store_true", help="start empty, without the demo credentials and data"
     )
     parser.add_argument(
+        "--linktor-server-profile",
+        default="code",
+        choices=["code", "documented"],
+        help="how /linktor/api/v1 behaves: 'code' does what the self-hosted server's code does, "
+        "limits included; 'documented' what its documentation describes (default: %(default)s)",
+    )
+    parser.add_argument(
         "--log-level",
         default="warning",
         choices=["critical", "error", "warning", "info", "debug"],
@@ -34,11 +41,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     return run_emulator(
-        host=args.host, port=args.port, seed=not args.no_seed, log_level=args.log_level
+        host=args.host,
+        port=args.port,
+        seed=not args.no_seed,
+        log_level=args.log_level,
+        linktor_server_profile=args.linktor_server_profile,
     )
 
 
-def run_emulator(*, host: str, port: int, seed: bool, log_level: str) -> int:
+def run_emulator(
+    *, host: str, port: int, seed: bool, log_level: str, linktor_server_profile: str = "code"
+) -> int:
     try:
         from relaywire.emulator import Emulator
     except ImportError as exc:
@@ -47,7 +60,17 @@ def run_emulator(*, host: str, port: int, seed: bool, log_level: str) -> int:
     from relaywire.emulator.daguito import state as dg
     from relaywire.emulator.linktor import store as lk
 
-    emulator = Emulator(host=host, port=port, seed=seed, log_level=log_level)
+    try:
+        emulator = Emulator(
+            host=host,
+            port=port,
+            seed=seed,
+            log_level=log_level,
+            linktor_server_profile=linktor_server_profile,
+        )
+    except ValueError as exc:
+        print(f"relaywire emulator: {exc}", file=sys.stderr)
+        return 2
     try:
         emulator.start()
     except OSError as exc:
@@ -65,7 +88,8 @@ def run_emulator(*, host: str, port: int, seed: bool, log_level: str) -> int:
         f"  health            GET {emulator.url}/health",
         f"  Daguito           {emulator.url}  (stream: {emulator.ws_url}/v1/webhooks/<id>/stream)",
         f"  Linktor (SDK)     {emulator.linktor_url}  (realtime: {emulator.ws_url}/linktor/ws)",
-        f"  Linktor (server)  {emulator.linktor_server_url}",
+        f"  Linktor (server)  {emulator.linktor_server_url}  "
+        f"(profile {linktor_server_profile!r}; realtime: {emulator.ws_url}/linktor/api/v1/ws)",
     ]
     if seed:
         lines += [

@@ -11,7 +11,7 @@ from typing import Any
 from relaywire.emulator._faults import Faults
 from relaywire.emulator._http import ErrorRenderers, RateLimit, RateLimiter
 from relaywire.emulator.daguito.state import DaguitoState
-from relaywire.emulator.linktor.dialect import Jwt
+from relaywire.emulator.linktor.dialect import SERVER_PROFILES, Jwt
 from relaywire.emulator.linktor.store import LinktorStore
 
 __all__ = ["EmulatorConfig", "EmulatorContext"]
@@ -33,6 +33,10 @@ class EmulatorConfig:
     * ``max_tool_wait_ms``: an upper bound on how long a ``/tool`` command waits for the client's
       ``tool_result`` (the client's ``client_timeout_ms`` is honoured below it).
     * ``jwt_secret``: the HS256 secret of Linktor JWTs (random when ``None``).
+    * ``linktor_server_profile``: how ``/linktor/api/v1`` behaves. ``"code"`` (the default)
+      does what the self-hosted server's code does, its limits included (README, "What the
+      self-hosted server does"); ``"documented"`` gives the richer behaviour its documentation
+      describes but its code does not implement. ``/linktor`` is the same in both.
     """
 
     seed: bool = True
@@ -43,8 +47,15 @@ class EmulatorConfig:
     max_audio_frame: int = 256 * 1024
     max_tool_wait_ms: int = 120_000
     jwt_secret: bytes | None = None
+    linktor_server_profile: str = "code"
 
     def __post_init__(self) -> None:
+        if self.linktor_server_profile not in SERVER_PROFILES:
+            raise ValueError(
+                "linktor_server_profile must be one of "
+                + ", ".join(repr(p) for p in SERVER_PROFILES)
+                + f", not {self.linktor_server_profile!r}"
+            )
         if any(delay < 0 for delay in self.webhook_retry_delays):
             raise ValueError("webhook_retry_delays must be >= 0")
         if self.webhook_timeout <= 0 or self.upload_ttl <= 0 or self.max_audio_frame <= 0:
@@ -65,9 +76,11 @@ class EmulatorContext:
         self._tasks: set[asyncio.Task[Any]] = set()
         # Shutdown hooks run on the server loop when the emulator stops (close clients, sockets).
         self.on_shutdown: list[Any] = []
-        # Set by the Linktor part: its realtime hub and its outgoing-webhook sender.
+        # Set by the Linktor part: its realtime hub and its outgoing-webhook sender (and, in
+        # the "code" profile, the server dialect's own hub).
         self.linktor_hub: Any = None
         self.linktor_webhooks: Any = None
+        self.linktor_code_hub: Any = None
         # Set by the Daguito part: the stream session registry and the audio session stats.
         self.daguito_stream: Any = None
         self.daguito_audio: Any = None

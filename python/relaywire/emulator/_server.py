@@ -115,6 +115,7 @@ class Emulator:
         max_audio_frame: int = 256 * 1024,
         max_tool_wait_ms: int = 120_000,
         jwt_secret: bytes | None = None,
+        linktor_server_profile: str = "code",
         log_level: str = "warning",
     ) -> None:
         self.host = host
@@ -128,6 +129,7 @@ class Emulator:
             max_audio_frame=max_audio_frame,
             max_tool_wait_ms=max_tool_wait_ms,
             jwt_secret=jwt_secret,
+            linktor_server_profile=linktor_server_profile,
         )
         self.log_level = log_level
         self.context = EmulatorContext(self.config)

@@ -12,6 +12,7 @@ import enum
 import hashlib
 import hmac
 import math
+import re
 import secrets
 import time
 from collections.abc import Mapping, Sequence
@@ -28,15 +29,26 @@ from relaywire.emulator.linktor.store import LinktorStore, Record
 __all__ = [
     "ACCESS_TTL",
     "REFRESH_TTL",
+    "SERVER_PROFILES",
     "Dialect",
+    "GoPage",
     "Jwt",
+    "MiddlewareError",
     "Principal",
     "authenticate",
+    "code_fixed_meta",
+    "code_meta",
+    "code_paginated",
     "created",
+    "first_query",
+    "go_atoi",
+    "go_div",
+    "is_code_profile",
     "ok",
     "page",
     "paginate",
     "render_sdk_error",
+    "render_server_code_error",
     "render_server_error",
     "request_id",
 ]
@@ -48,6 +60,16 @@ REFRESH_TTL = 168 * 3600
 class Dialect(enum.Enum):
     SDK = "sdk"
     SERVER = "server"
+
+
+#: How the server dialect behaves: ``"code"`` as the self-hosted server's code does (the
+#: default), ``"documented"`` as its documentation describes.
+SERVER_PROFILES = ("code", "documented")
+
+
+def is_code_profile(ctx: Any) -> bool:
+    """Whether an emulator context serves the server dialect as the server's code does."""
+    return bool(ctx.config.linktor_server_profile == "code")
 
 
 def request_id(conn: HTTPConnection) -> str:
@@ -164,6 +186,129 @@ def page(dialect: Dialect, result: Page, *, server_shape: str = "meta") -> Respo
     )
 
 
+# -- paging as the self-hosted server's code does it (profile "code") -----------------------------
+
+_GO_INT = re.compile(r"[+-]?[0-9]+")
+_INT64 = 2**63
+
+
+def first_query(params: Mapping[str, str], name: str) -> str | None:
+    """A query parameter as gin's ``c.Query``/``c.DefaultQuery`` see it: the first value when
+    the name repeats, ``""`` when it is present but empty, ``None`` when absent."""
+    getlist = getattr(params, "getlist", None)
+    values = getlist(name) if getlist is not None else [params[name]] if name in params else []
+    return str(values[0]) if values else None
+
+
+def go_atoi(raw: str | None, default: int) -> int | None:
+    """``strconv.Atoi(c.DefaultQuery(name, default))``: ``default`` when absent, ``None`` when
+    the text is not a Go integer (Atoi's error)."""
+    if raw is None:
+        return default
+    if not _GO_INT.fullmatch(raw):
+        return None
+    value = int(raw)
+    return value if -_INT64 <= value < _INT64 else None
+
+
+def go_div(numerator: int, denominator: int) -> int:
+    """Go's integer division (truncates toward zero)."""
+    quotient = abs(numerator) // abs(denominator)
+    return quotient if (numerator >= 0) == (denominator > 0) else -quotient
+
+
+@dataclass(frozen=True)
+class GoPage:
+    """The server's ``ListParams``: ``page`` and ``page_size`` as its handler parsed them. The
+    repository asks the database for ``LIMIT limit OFFSET offset``."""
+
+    page: int
+    size: int
+
+    @property
+    def limit(self) -> int:
+        return 20 if self.size <= 0 else min(self.size, 100)
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.size
+
+    def slice(self, items: Sequence[Any]) -> list[Any]:
+        return list(items[self.offset : self.offset + self.limit])
+
+    @classmethod
+    def lenient(cls, params: Mapping[str, str], default_size: int = 20) -> GoPage:
+        """The contacts handler: a bad or non-positive ``page``/``page_size`` keeps the default."""
+        number = go_atoi(first_query(params, "page"), 1)
+        size = go_atoi(first_query(params, "page_size"), default_size)
+        return cls(
+            number if number and number > 0 else 1, size if size and size > 0 else default_size
+        )
+
+    @classmethod
+    def strict(cls, params: Mapping[str, str], default_size: int = 20) -> GoPage:
+        """The bots, flows and knowledge-base handlers: ``page, _ := strconv.Atoi(...)``, so a
+        bad value becomes 0 and nothing is checked."""
+        number = go_atoi(first_query(params, "page"), 1)
+        size = go_atoi(first_query(params, "page_size"), default_size)
+        return cls(number or 0, size or 0)
+
+
+def code_meta(items: list[Any], total: int, result: GoPage) -> Response:
+    """``RespondWithMeta`` as the contacts list fills it (an empty list is ``null``)."""
+    size = result.size
+    return json_response(
+        {
+            "success": True,
+            "data": items or None,
+            "meta": {
+                "page": result.page,
+                "page_size": size,
+                "total_pages": go_div(total + size - 1, size),
+                "total_items": total,
+                "has_next": result.page * size < total,
+                "has_previous": result.page > 1,
+            },
+        }
+    )
+
+
+def code_fixed_meta(items: list[Any], total: int, size: int) -> Response:
+    """The conversations and messages lists: ``meta`` fixed at page 1 of ``size``, no next."""
+    return json_response(
+        {
+            "success": True,
+            "data": items or None,
+            "meta": {
+                "page": 1,
+                "page_size": size,
+                "total_pages": 0,
+                "total_items": total,
+                "has_next": False,
+                "has_previous": False,
+            },
+        }
+    )
+
+
+def code_paginated(items: list[Any], total: int, result: GoPage) -> Response:
+    """``RespondPaginated`` (bots, flows, knowledge bases, items). A ``page_size`` of 0 divides
+    by zero there: the server panics and its recovery answers 500 with an empty body."""
+    if result.size == 0:
+        return Response(status_code=500)
+    return json_response(
+        {
+            "data": items or None,
+            "pagination": {
+                "total": total,
+                "page": result.page,
+                "page_size": result.size,
+                "pages": go_div(total + result.size - 1, result.size),
+            },
+        }
+    )
+
+
 # -- errors ----------------------------------------------------------------------------------------
 
 
@@ -182,6 +327,29 @@ def render_sdk_error(error: ApiError, rid: str) -> Response:
 
 # Codes the server's auth middleware answers with a top-level body instead of the nested one.
 _TOP_LEVEL_CODES = frozenset({"UNAUTHORIZED", "TOKEN_INVALID"})
+
+
+class MiddlewareError(ApiError):
+    """A refusal of the server's auth middleware: a top-level ``{code, message, details}``
+    body, whatever the code (a handler's ``TOKEN_INVALID`` is nested like its other errors)."""
+
+
+def render_server_code_error(error: ApiError, rid: str) -> Response:
+    """The server's errors as its code writes them (profile ``"code"``): the middleware's at
+    the top level, every handler's nested and without ``details``. The server has no rate
+    limiter: an emulator-injected 429 keeps the emulator's top-level shape."""
+    if isinstance(error, MiddlewareError) or error.code == "RATE_LIMITED":
+        body: dict[str, Any] = {
+            "code": error.code,
+            "message": error.message,
+            "details": error.details,
+            **error.extra,
+        }
+        return json_response(body, error.status, error.headers)
+    if error.code == "ROUTE_NOT_FOUND":
+        return PlainTextResponse("404 page not found", 404, error.headers)
+    inner = {"code": error.code, "message": error.message}
+    return json_response({"success": False, "error": inner}, error.status, error.headers)
 
 
 def render_server_error(error: ApiError, rid: str) -> Response:
@@ -288,13 +456,20 @@ def principal_for_token(store: LinktorStore, jwt: Jwt, token: str) -> Principal 
 
 
 def authenticate(
-    conn: HTTPConnection, dialect: Dialect, store: LinktorStore, jwt: Jwt
+    conn: HTTPConnection,
+    dialect: Dialect,
+    store: LinktorStore,
+    jwt: Jwt,
+    *,
+    jwt_only: bool = False,
 ) -> Principal:
     """The caller, or a 401 in the dialect's words.
 
     SDK: ``X-API-Key: <key>`` or ``Authorization: Bearer <key or JWT>``. Server: only
-    ``Authorization: Bearer`` (a JWT from ``/auth/login``, or an API key, as its docs promise);
-    an ``X-API-Key`` header is ignored there, as the real server ignores it."""
+    ``Authorization: Bearer``; an ``X-API-Key`` header is ignored there, as the real server
+    ignores it. The bearer may be a JWT from ``/auth/login`` or an API key (as its docs promise)
+    unless ``jwt_only``: the server's code (profile ``"code"``) checks JWTs only, so an API key
+    is an invalid token there."""
     if dialect is Dialect.SDK:
         api_key = conn.headers.get("x-api-key")
         if api_key:
@@ -302,19 +477,21 @@ def authenticate(
             if found is None or found.via != "api_key":
                 raise ApiError(401, "AUTHENTICATION_ERROR", "invalid API key")
             return found
+    server = dialect is Dialect.SERVER
+    refuse = MiddlewareError if server else ApiError
     header = conn.headers.get("authorization")
     if not header:
-        code = "UNAUTHORIZED" if dialect is Dialect.SERVER else "AUTHENTICATION_ERROR"
-        raise ApiError(401, code, "missing authorization header")
+        raise refuse(401, _auth_code(server), "missing authorization header")
     if not header.startswith("Bearer "):
-        code = "UNAUTHORIZED" if dialect is Dialect.SERVER else "AUTHENTICATION_ERROR"
-        raise ApiError(401, code, "invalid authorization header format")
+        raise refuse(401, _auth_code(server), "invalid authorization header format")
     token = header[len("Bearer ") :].strip()
     if not token:
-        code = "UNAUTHORIZED" if dialect is Dialect.SERVER else "AUTHENTICATION_ERROR"
-        raise ApiError(401, code, "missing token")
+        raise refuse(401, _auth_code(server), "missing token")
     found = principal_for_token(store, jwt, token)
-    if found is None:
-        code = "TOKEN_INVALID" if dialect is Dialect.SERVER else "AUTHENTICATION_ERROR"
-        raise ApiError(401, code, "invalid or expired token")
+    if found is None or (jwt_only and found.via != "jwt"):
+        raise refuse(401, _auth_code(server, "TOKEN_INVALID"), "invalid or expired token")
     return found
+
+
+def _auth_code(server: bool, code: str = "UNAUTHORIZED") -> str:
+    return code if server else "AUTHENTICATION_ERROR"

@@ -1,11 +1,17 @@
 """The Linktor agent WebSocket (spec/linktor.md §3.8): ``/linktor/ws`` and ``/linktor/api/v1/ws``.
 
+:class:`RealtimeHub` serves ``/linktor/ws``, and ``/linktor/api/v1/ws`` in the ``"documented"``
+profile, as described below. In the default ``"code"`` profile ``/linktor/api/v1/ws`` is the
+self-hosted server's own hub instead (:class:`CodeHub`, :func:`code_routes`): both a Bearer
+header and ``?token=``, JWTs only, ``connected``/``presence``/``typing`` only, one connection
+per user.
+
 Frames are JSON text ``{"type": ..., "payload": {...}}`` with snake_case payloads in both
 mounts, as the self-hosted server sends them.
 
 Authentication: ``Authorization: Bearer <JWT or API key>``, ``X-API-Key: <key>``, or the query
-parameters ``?token=`` / ``?api_key=`` (any one suffices; the real server's demand for both a
-header and a query token is a bug). Without a credential the upgrade is refused with
+parameters ``?token=`` / ``?api_key=`` (any one suffices, unlike on the real server, which
+wants both a header and a query token). Without a credential the upgrade is refused with
 ``401 {"error": "missing token"}``, with a bad one ``401 {"error": "invalid token"}``.
 
 Server to client:
@@ -39,7 +45,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -54,7 +62,7 @@ from relaywire.emulator.linktor.wire import server_conversation, server_message
 if TYPE_CHECKING:
     from relaywire.emulator._context import EmulatorContext
 
-__all__ = ["SEND_QUEUE_SIZE", "RealtimeHub", "routes"]
+__all__ = ["SEND_QUEUE_SIZE", "CodeHub", "RealtimeHub", "code_routes", "routes"]
 
 _log = logging.getLogger("relaywire.emulator.linktor")
 
@@ -92,6 +100,11 @@ logging.getLogger("uvicorn.error").addFilter(_denial_noise)
 
 def _encode(frame_type: str, payload: dict[str, Any]) -> str:
     return orjson.dumps({"type": frame_type, "payload": payload}).decode()
+
+
+def _connected(user_id: str, tenant_id: str, online_users: list[str]) -> str:
+    payload = {"user_id": user_id, "tenant_id": tenant_id, "online_users": online_users}
+    return _encode("connected", payload)
 
 
 @dataclass(eq=False)
@@ -156,16 +169,7 @@ class RealtimeHub:
         )
         was_online = user_id in self.online_users(tenant_id)
         self._by_tenant.setdefault(tenant_id, []).append(conn)
-        conn.offer(
-            _encode(
-                "connected",
-                {
-                    "user_id": user_id,
-                    "tenant_id": tenant_id,
-                    "online_users": self.online_users(tenant_id),
-                },
-            )
-        )
+        conn.offer(_connected(user_id, tenant_id, self.online_users(tenant_id)))
         if not was_online:
             self.broadcast(
                 tenant_id, "presence", {"user_id": user_id, "status": "online"}, exclude=conn
@@ -305,6 +309,89 @@ class RealtimeHub:
         return None
 
 
+class CodeHub:
+    """The self-hosted server's agent hub as its code runs (profile ``"code"``), for
+    ``/linktor/api/v1/ws``.
+
+    It sends ``connected``, ``presence`` and ``typing`` only: the server never calls its
+    new-message or conversation broadcasts, so store changes reach no socket. Connections are
+    keyed by user: a user's newest connection replaces the previous one, which stops receiving;
+    when any of a user's connections closes, the user's entry goes (so a remaining connection
+    of that user silently receives nothing more) and ``presence`` ``offline`` goes to the
+    tenant. ``online`` goes to the tenant's other users on every connect. Broadcasts skip the
+    sending user. The only client frame acted on is ``typing`` (``payload.conversation_id``,
+    ``payload.is_typing``, both unchecked: missing ones are ``""`` and ``false``); every other
+    frame, and anything that is not JSON, is ignored.
+    """
+
+    def __init__(self, ctx: EmulatorContext, *, queue_size: int = SEND_QUEUE_SIZE) -> None:
+        self.ctx = ctx
+        self.queue_size = queue_size
+        self._clients: dict[str, Connection] = {}
+        self._tenants: dict[str, dict[str, Connection]] = {}
+
+    def online_users(self, tenant_id: str) -> list[str]:
+        return list(self._tenants.get(tenant_id, {}))
+
+    def register(self, tenant_id: str, user_id: str) -> Connection:
+        conn = Connection(tenant_id, user_id, "", asyncio.Queue(self.queue_size))
+        self._clients[user_id] = conn
+        self._tenants.setdefault(tenant_id, {})[user_id] = conn
+        self.broadcast(tenant_id, "presence", {"user_id": user_id, "status": "online"}, user_id)
+        conn.offer(_connected(user_id, tenant_id, self.online_users(tenant_id)))
+        return conn
+
+    def unregister(self, conn: Connection) -> None:
+        if conn.user_id in self._clients:  # whichever connection of the user holds the entry
+            del self._clients[conn.user_id]
+            members = self._tenants.get(conn.tenant_id, {})
+            members.pop(conn.user_id, None)
+            if not members:
+                self._tenants.pop(conn.tenant_id, None)
+        seconds = datetime.now(timezone.utc).replace(microsecond=0)
+        last_seen = seconds.isoformat().replace("+00:00", "Z")
+        self.broadcast(
+            conn.tenant_id,
+            "presence",
+            {"user_id": conn.user_id, "status": "offline", "last_seen": last_seen},
+        )
+
+    def broadcast(
+        self, tenant_id: str, frame_type: str, payload: dict[str, Any], exclude_user: str = ""
+    ) -> None:
+        targets = [
+            c for user, c in self._tenants.get(tenant_id, {}).items() if user != exclude_user
+        ]
+        if targets:
+            text = _encode(frame_type, payload)
+            for conn in targets:
+                conn.offer(text)
+
+    def handle(self, conn: Connection, raw: str | bytes) -> None:
+        try:
+            frame = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            return
+        if not isinstance(frame, dict) or frame.get("type") != "typing":
+            return
+        payload = frame.get("payload")
+        if not isinstance(payload, dict):
+            return
+        conversation_id = payload.get("conversation_id")
+        is_typing = payload.get("is_typing")
+        self.broadcast(
+            conn.tenant_id,
+            "typing",
+            {
+                "conversation_id": conversation_id if isinstance(conversation_id, str) else "",
+                "user_id": conn.user_id,
+                "user_name": "",
+                "is_typing": is_typing if isinstance(is_typing, bool) else False,
+            },
+            conn.user_id,
+        )
+
+
 def _pick(payload: dict[str, Any], frame: dict[str, Any], *names: str) -> Any:
     """A field from the payload, else from the top level (the TS SDK's flat frames)."""
     for source in (payload, frame):
@@ -340,6 +427,90 @@ async def _write(websocket: WebSocket, conn: Connection) -> None:
             return
 
 
+async def _serve(
+    ctx: EmulatorContext,
+    websocket: WebSocket,
+    conn: Connection,
+    handle: Callable[[Connection, str | bytes], None],
+    close: Callable[[Connection], None],
+) -> None:
+    """Write ``conn``'s queue to the socket and hand each client frame to ``handle`` until
+    the client leaves; then ``close`` the connection."""
+    writer = ctx.spawn(_write(websocket, conn), name=f"linktor-ws-writer-{conn.user_id}")
+    try:
+        while True:
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            raw = message.get("text")
+            if raw is None:
+                raw = message.get("bytes") or b""
+            handle(conn, raw)
+    finally:
+        close(conn)
+        writer.cancel()
+
+
+async def _deny(websocket: WebSocket, body: dict[str, Any]) -> None:
+    _denial_noise.pending += 1
+    try:
+        await websocket.send_denial_response(json_response(body, 401))
+    except BaseException:  # the client left first: uvicorn will not log the line
+        _denial_noise.pending -= 1
+        raise
+
+
+def _code_refusal(websocket: WebSocket, hub: CodeHub) -> tuple[dict[str, Any] | None, Any]:
+    """What the server refuses the upgrade with (its auth middleware, then its handler), or
+    the claims of the ``?token=``."""
+    header = websocket.headers.get("authorization") or ""
+    if not header:
+        return _middleware_error("UNAUTHORIZED", "missing authorization header"), None
+    if not header.startswith("Bearer "):
+        return _middleware_error("UNAUTHORIZED", "invalid authorization header format"), None
+    bearer = header[len("Bearer ") :]
+    if not bearer:
+        return _middleware_error("UNAUTHORIZED", "missing token"), None
+    if hub.ctx.jwt.claims(bearer) is None:
+        return _middleware_error("TOKEN_INVALID", "invalid or expired token"), None
+    token = websocket.query_params.get("token") or ""
+    if not token:
+        return {"error": "missing token"}, None
+    claims = hub.ctx.jwt.claims(token)
+    if claims is None:
+        return {"error": "invalid token"}, None
+    user_id, tenant_id = claims.get("user_id"), claims.get("tenant_id")
+    if (
+        not isinstance(user_id, str)
+        or not user_id
+        or not isinstance(tenant_id, str)
+        or not tenant_id
+    ):
+        return {"error": "invalid token claims"}, None
+    return None, claims
+
+
+def _middleware_error(code: str, message: str) -> dict[str, Any]:
+    return {"code": code, "message": message, "details": None}
+
+
+def code_routes(hub: CodeHub) -> list[BaseRoute]:
+    """``/ws`` of the server dialect in the ``"code"`` profile: the upgrade needs the
+    ``Authorization: Bearer`` JWT (the route is in the server's protected group, and browsers
+    cannot set that header) *and* a ``?token=`` JWT, whose user the connection is."""
+
+    async def agent_socket(websocket: WebSocket) -> None:
+        refusal, claims = _code_refusal(websocket, hub)
+        if refusal is not None:
+            await _deny(websocket, refusal)
+            return
+        await websocket.accept()
+        conn = hub.register(str(claims["tenant_id"]), str(claims["user_id"]))
+        await _serve(hub.ctx, websocket, conn, hub.handle, hub.unregister)
+
+    return [WebSocketRoute("/ws", agent_socket, name="linktor_server_code_ws")]
+
+
 def routes(hub: RealtimeHub, dialect: Dialect) -> list[BaseRoute]:
     """``/ws`` for one dialect mount (the frames are the same in both)."""
 
@@ -348,31 +519,13 @@ def routes(hub: RealtimeHub, dialect: Dialect) -> list[BaseRoute]:
         token = _credential(websocket)
         principal = principal_for_token(store, hub.ctx.jwt, token) if token else None
         if principal is None:
-            reason = "missing token" if token is None else "invalid token"
-            _denial_noise.pending += 1
-            try:
-                await websocket.send_denial_response(json_response({"error": reason}, 401))
-            except BaseException:  # the client left first: uvicorn will not log the line
-                _denial_noise.pending -= 1
-                raise
+            await _deny(websocket, {"error": "missing token" if token is None else "invalid token"})
             return
         user_id = principal.user_id
         if not user_id:  # an API key not tied to a user: the key stands for the user
             user_id = str(store.api_keys.get(token or "", {}).get("id") or "api_key")
         await websocket.accept()
         conn = hub.open(principal.tenant_id, user_id)
-        writer = hub.ctx.spawn(_write(websocket, conn), name=f"linktor-ws-writer-{user_id}")
-        try:
-            while True:
-                message = await websocket.receive()
-                if message["type"] == "websocket.disconnect":
-                    return
-                raw = message.get("text")
-                if raw is None:
-                    raw = message.get("bytes") or b""
-                hub.handle(conn, raw)
-        finally:
-            hub.close(conn)
-            writer.cancel()
+        await _serve(hub.ctx, websocket, conn, hub.handle, hub.close)
 
     return [WebSocketRoute("/ws", agent_socket, name=f"linktor_{dialect.value}_ws")]

@@ -19,9 +19,9 @@ from starlette.responses import Response
 from relaywire.emulator._http import ApiError, json_response, now_iso
 from relaywire.emulator._search import count_tokens, tokenize
 from relaywire.emulator.linktor.dialect import Dialect
-from relaywire.emulator.linktor.rest_core import Api, Call, Field, Resource, apply
+from relaywire.emulator.linktor.rest_core import Api, Call, CodeList, Field, Resource, apply
 from relaywire.emulator.linktor.rest_knowledge import DEFAULT_EMBEDDING_MODEL, search
-from relaywire.emulator.linktor.store import LinktorStore, Record
+from relaywire.emulator.linktor.store import LinktorStore, Record, stamp
 from relaywire.emulator.linktor.wire import (
     drop_none,
     sdk_agent,
@@ -319,12 +319,13 @@ def _make_bot(call: Call, values: dict[str, Any]) -> Record:
         "metadata": None,
     }
     apply(fields, _bot_values(values))
+    fields["id"] = call.new_id("bot")
     return call.store.create_record("bots", "bot", fields, tenant_id=call.tenant)
 
 
 def _change_bot(call: Call, bot: Record, values: dict[str, Any]) -> Record:
     apply(bot, _bot_values(values))
-    bot["updated_at"] = now_iso()
+    bot["updated_at"] = stamp()
     return bot
 
 
@@ -350,7 +351,7 @@ BOTS = Resource(
     what="bot",
     records=lambda store: store.collection("bots"),
     sdk_view=lambda bot, store: sdk_bot(bot),
-    server_view=lambda bot, store: server_bot(bot),
+    server_view=lambda bot, store, t: server_bot(bot, t=t),
     create_fields={
         SDK: (
             Field("name", required=True),
@@ -359,8 +360,14 @@ BOTS = Resource(
         ),
         SERVER: (
             Field("name", required=True),
-            Field("type", required=True, choices=_BOT_TYPES[SERVER], rename={"rule_based": "flow"}),
-            Field("provider", required=True, choices=tuple(PROVIDERS)),
+            Field(
+                "type",
+                required=True,
+                choices=_BOT_TYPES[SERVER],
+                rename={"rule_based": "flow"},
+                loose=True,
+            ),
+            Field("provider", required=True, choices=tuple(PROVIDERS), loose=True),
             Field("model", required=True),
             *_SERVER_BOT_TUNING,
         ),
@@ -387,6 +394,7 @@ BOTS = Resource(
         SDK: {"status": "status", "type": "type", "channel_id": "channelIds"},
         SERVER: {"status": "status", "type": "type"},
     },
+    code_list=CodeList("bots", ("created_at", "updated_at", "name", "type", "status", "provider")),
 )
 
 
@@ -398,7 +406,7 @@ async def _bot_activation(call: Call) -> Response:
     bot = _bot(call)
     active = call.request.url.path.endswith("/activate")
     bot["status"] = "active" if active else "inactive"
-    bot["updated_at"] = now_iso()
+    bot["updated_at"] = stamp()
     return call.ok({"message": "Bot activated" if active else "Bot deactivated"})
 
 
@@ -408,7 +416,9 @@ async def _bot_add_channel(call: Call) -> Response:
     call.find(call.store.channels, channel_id, "channel")
     if channel_id not in bot["channel_ids"]:
         bot["channel_ids"] = [*bot["channel_ids"], channel_id]
-    bot["updated_at"] = now_iso()
+    bot["updated_at"] = stamp()
+    if call.code:
+        return call.ok({"message": "Channel assigned to bot"})
     return BOTS.answer(call, bot)
 
 
@@ -418,7 +428,9 @@ async def _bot_remove_channel(call: Call) -> Response:
     if channel_id not in bot["channel_ids"]:
         raise ApiError(404, "CHANNEL_NOT_FOUND", "channel is not assigned to this bot")
     bot["channel_ids"] = [c for c in bot["channel_ids"] if c != channel_id]
-    bot["updated_at"] = now_iso()
+    bot["updated_at"] = stamp()
+    if call.code:
+        return call.ok({"message": "Channel unassigned from bot"})
     return BOTS.answer(call, bot)
 
 
@@ -426,7 +438,7 @@ async def _bot_config(call: Call) -> Response:
     bot = _bot(call)
     config = await call.body()
     bot["config"] = {**(bot.get("config") or {}), **config}
-    bot["updated_at"] = now_iso()
+    bot["updated_at"] = stamp()
     return BOTS.answer(call, bot)
 
 
@@ -470,7 +482,7 @@ AGENTS = Resource(
     what="agent",
     records=lambda store: store.collection("agents"),
     sdk_view=lambda agent, store: sdk_agent(agent),
-    server_view=lambda agent, store: agent,
+    server_view=lambda agent, store, t: agent,
     create_fields={SDK: (Field("name", required=True), Field("model", required=True), *_AGENT)},
     update_fields={
         SDK: (
@@ -605,13 +617,14 @@ def _make_flow(call: Call, values: dict[str, Any]) -> Record:
         "priority": 0,
     }
     fields.update({k: v for k, v in _flow_values(call, values).items() if v is not None})
+    fields["id"] = call.new_id("flow")
     return call.store.create_record("flows", "flow", fields, tenant_id=call.tenant)
 
 
 def _change_flow(call: Call, flow: Record, values: dict[str, Any]) -> Record:
     apply(flow, _flow_values(call, values))
     flow["version"] += 1
-    flow["updated_at"] = now_iso()
+    flow["updated_at"] = stamp()
     return flow
 
 
@@ -635,12 +648,12 @@ FLOWS = Resource(
     what="flow",
     records=lambda store: store.collection("flows"),
     sdk_view=lambda flow, store: sdk_flow(flow),
-    server_view=lambda flow, store: server_flow(flow),
+    server_view=lambda flow, store, t: server_flow(flow, t=t),
     create_fields={
         SDK: (Field("name", required=True), *_SDK_FLOW),
         SERVER: (
             Field("name", required=True),
-            Field("trigger", required=True, choices=_TRIGGERS),
+            Field("trigger", required=True, choices=_TRIGGERS, loose=True),
             Field("start_node_id", required=True),
             Field("nodes", "dict_list", required=True, low=1, target="server_nodes"),
             *_SERVER_FLOW,
@@ -654,7 +667,7 @@ FLOWS = Resource(
         ),
         SERVER: (
             Field("name"),
-            Field("trigger", choices=_TRIGGERS),
+            Field("trigger", choices=_TRIGGERS, loose=True),
             Field("start_node_id"),
             Field("nodes", "dict_list", low=1, target="server_nodes"),
             Field("is_active", "bool"),
@@ -670,6 +683,11 @@ FLOWS = Resource(
     },
     server_bare=True,
     server_deleted="Flow deleted successfully",
+    code_list=CodeList(
+        "flows",
+        ("created_at", "updated_at", "name", "trigger", "is_active", "priority"),
+        {"bot_id": "bot_id", "is_active": "is_active", "trigger": "trigger"},
+    ),
 )
 
 
@@ -677,7 +695,7 @@ async def _flow_activation(call: Call) -> Response:
     flow = FLOWS.find(call)
     active = call.request.url.path.endswith("/activate")
     flow["status"] = "active" if active else "inactive"
-    flow["updated_at"] = now_iso()
+    flow["updated_at"] = stamp()
     word = "activated" if active else "deactivated"
     return json_response({"message": f"Flow {word} successfully"})
 

@@ -8,6 +8,7 @@ authentication and dialect-specific error codes and turns it into a starlette ro
 from __future__ import annotations
 
 import math
+import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,25 +18,34 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from relaywire.emulator._context import EmulatorContext
-from relaywire.emulator._http import ApiError, json_response, now_iso, read_json_object
+from relaywire.emulator._http import ApiError, json_response, new_id, read_json_object
 from relaywire.emulator.linktor.dialect import (
     Dialect,
+    GoPage,
+    MiddlewareError,
     Principal,
     authenticate,
+    code_meta,
+    code_paginated,
     created,
+    first_query,
+    is_code_profile,
     ok,
     page,
     paginate,
 )
-from relaywire.emulator.linktor.store import LinktorStore, Record
-from relaywire.emulator.linktor.wire import camel
+from relaywire.emulator.linktor.store import LinktorStore, Record, stamp
+from relaywire.emulator.linktor.wire import Times, camel, go_time, ms
 
 __all__ = [
+    "INVALID_BODY",
     "Api",
     "Call",
+    "CodeList",
     "Field",
     "Handler",
     "Resource",
+    "ServerView",
     "View",
     "apply",
     "parse",
@@ -43,6 +53,8 @@ __all__ = [
 
 Handler = Callable[["Call"], Awaitable[Response]]
 View = Callable[[Record, LinktorStore], Record]
+#: A server-dialect view: the record, the store, and how to write timestamps.
+ServerView = Callable[[Record, LinktorStore, Times], Record]
 
 # Error codes the SDKs know (their exception classes carry these fixed codes).
 _SDK_CODES = {
@@ -99,8 +111,23 @@ class Call:
         return self.dialect is Dialect.SDK
 
     @property
+    def code(self) -> bool:
+        """The server dialect in the ``"code"`` profile: do what the server's code does."""
+        return self.dialect is Dialect.SERVER and is_code_profile(self.ctx)
+
+    @property
+    def t(self) -> Times:
+        """How this answer writes timestamps (Go's form in the code profile)."""
+        return go_time if self.code else ms
+
+    @property
     def tenant(self) -> str:
         return self.principal.tenant_id
+
+    def new_id(self, prefix: str) -> str:
+        """An id for a record created by this call: a UUID, as the server makes, in the code
+        profile; the emulator's readable ids otherwise."""
+        return str(uuid.uuid4()) if self.code else new_id(prefix)
 
     def arg(self, name: str) -> str:
         return str(self.request.path_params[name])
@@ -115,13 +142,20 @@ class Call:
         return value if value else None
 
     async def body(self, *, required: bool = True) -> dict[str, Any]:
-        return await read_json_object(self.request, required=required)
+        try:
+            return await read_json_object(self.request, required=required)
+        except ApiError as error:
+            if self.code and error.status == 400:
+                raise ApiError(400, "VALIDATION_ERROR", INVALID_BODY) from None
+            raise
 
     async def fields(
         self, spec: Sequence[Field], *, partial: bool = False, required: bool = True
     ) -> dict[str, Any]:
-        """The request body validated against ``spec``, keyed by canonical names."""
-        return parse(await self.body(required=required), spec, self.dialect, partial=partial)
+        """The request body validated against ``spec``, keyed by canonical names (in the code
+        profile any problem is the server's bare ``Invalid request body``)."""
+        body = await self.body(required=required)
+        return parse(body, spec, self.dialect, partial=partial, plain=self.code)
 
     def find(self, records: Mapping[str, Record], record_id: str, what: str) -> Record:
         """A record of the caller's tenant, or a 404 naming it."""
@@ -157,6 +191,11 @@ class Api:
     def sdk(self) -> bool:
         return self.dialect is Dialect.SDK
 
+    @property
+    def code(self) -> bool:
+        """The server dialect in the ``"code"`` profile."""
+        return self.dialect is Dialect.SERVER and is_code_profile(self.ctx)
+
     def add(
         self,
         methods: str,
@@ -171,12 +210,19 @@ class Api:
 
         ``admin``: only admins (the server's ``RequireRole``). ``plain_errors``: handler errors
         as ``{"error": text}`` (the server's analytics and VRE handlers)."""
-        ctx, dialect = self.ctx, self.dialect
+        ctx, dialect, jwt_only = self.ctx, self.dialect, self.code
         anonymous = Principal("", "", "", "anonymous")
 
         async def endpoint(request: Request) -> Response:
             store = ctx.linktor
-            principal = anonymous if public else authenticate(request, dialect, store, ctx.jwt)
+            principal = (
+                anonymous
+                if public
+                else authenticate(request, dialect, store, ctx.jwt, jwt_only=jwt_only)
+            )
+            if admin and jwt_only and principal.role != "admin":
+                # The server's RequireRole("admin"): a middleware refusal, top-level.
+                raise MiddlewareError(403, "FORBIDDEN", "insufficient permissions")
             if admin and principal.role not in ("admin", "owner"):
                 raise _dialect_error(
                     ApiError(403, "FORBIDDEN", "insufficient permissions"), dialect
@@ -236,13 +282,16 @@ class Field:
     low: float | None = None
     high: float | None = None
     convert: Callable[[Any], Any] | None = None
+    # The server's code binds this as a free string (its documentation lists ``choices``).
+    loose: bool = False
 
-    def check(self, value: Any) -> str | None:
-        """Why ``value`` is not acceptable, or ``None``."""
+    def check(self, value: Any, *, code: bool = False) -> str | None:
+        """Why ``value`` is not acceptable, or ``None`` (``code``: as the server's code
+        binds it, so a ``loose`` field takes any string)."""
         noun, test = _KINDS[self.kind]
         if not test(value):
             return f"must be {noun}"
-        if self.choices and value not in self.choices:
+        if self.choices and value not in self.choices and not (code and self.loose):
             return "must be one of " + ", ".join(self.choices)
         if self.kind == "str" and self.required and not value.strip():
             return "must not be empty"
@@ -254,10 +303,20 @@ class Field:
         return None
 
 
+#: What the server's handlers answer for any body their binding refuses (no details).
+INVALID_BODY = "Invalid request body"
+
+
 def parse(
-    body: Mapping[str, Any], spec: Iterable[Field], dialect: Dialect, *, partial: bool = False
+    body: Mapping[str, Any],
+    spec: Iterable[Field],
+    dialect: Dialect,
+    *,
+    partial: bool = False,
+    plain: bool = False,
 ) -> dict[str, Any]:
-    """Validate ``body`` against ``spec``; a 400 ``VALIDATION_ERROR`` lists every problem.
+    """Validate ``body`` against ``spec``; a 400 ``VALIDATION_ERROR`` lists every problem
+    (``plain``: says only :data:`INVALID_BODY`, as the server's code does).
 
     ``partial`` (updates): nothing is required. ``null`` clears an optional field."""
     values: dict[str, Any] = {}
@@ -275,7 +334,7 @@ def parse(
             elif name is not None and not spec_field.required:
                 values[spec_field.target or spec_field.key] = None
             continue
-        problem = spec_field.check(value)
+        problem = spec_field.check(value, code=plain)
         if problem is not None:
             problems[shown] = problem
             continue
@@ -284,6 +343,8 @@ def parse(
         if spec_field.convert is not None:
             value = spec_field.convert(value)
         values[spec_field.target or spec_field.key] = value
+    if problems and plain:
+        raise ApiError(400, "VALIDATION_ERROR", INVALID_BODY)
     if problems:
         summary = "; ".join(f"{name} {problem}" for name, problem in problems.items())
         raise ApiError(400, "VALIDATION_ERROR", f"invalid request body: {summary}", problems)
@@ -323,7 +384,7 @@ class Resource:
     what: str
     records: Callable[[LinktorStore], dict[str, Record]]
     sdk_view: View
-    server_view: View
+    server_view: ServerView
     create_fields: Mapping[Dialect, Sequence[Field]] = field(default_factory=dict)
     update_fields: Mapping[Dialect, Sequence[Field]] = field(default_factory=dict)
     make: Maker | None = None
@@ -339,10 +400,12 @@ class Resource:
     server_bare: bool = False  # GET/PUT answer the bare object (the server's flows)
     server_deleted: str | None = None  # 200 {"message"} instead of 204 (the server's flows)
     admin: bool = False  # every route needs the admin role (the server's users)
+    code_list: CodeList | None = None  # how the server's code lists it (profile "code")
 
     def view(self, call: Call, record: Record) -> Record:
-        view = self.sdk_view if call.sdk else self.server_view
-        return view(record, call.store)
+        if call.sdk:
+            return self.sdk_view(record, call.store)
+        return self.server_view(record, call.store, call.t)
 
     def find(self, call: Call) -> Record:
         return call.find(self.records(call.store), call.arg("id"), self.what)
@@ -366,6 +429,8 @@ class Resource:
 
     async def _list(self, call: Call) -> Response:
         records = [r for r in self.records(call.store).values() if r["tenant_id"] == call.tenant]
+        if call.code and self.code_list is not None:
+            return self.code_list.answer(call, [self.view(call, r) for r in records])
         records.sort(key=lambda r: str(r.get(self.order_by) or ""), reverse=True)
         search = call.query("search")
         if search:
@@ -395,7 +460,7 @@ class Resource:
             record = self.change(call, record, values)
         else:
             apply(record, values)
-            record["updated_at"] = now_iso()
+            record["updated_at"] = stamp()
         return self.answer(call, record)
 
     async def _delete(self, call: Call) -> Response:
@@ -407,6 +472,55 @@ class Resource:
         if self.server_deleted and not call.sdk:
             return json_response({"message": self.server_deleted})
         return Response(status_code=204)
+
+
+@dataclass(frozen=True)
+class CodeList:
+    """How the server's code lists bots, flows, knowledge bases and their items: ``page`` and
+    ``page_size`` parsed without checks (:meth:`GoPage.strict`), ``sort_by`` among
+    ``sort_columns`` (else ``created_at``) and ``sort_dir`` (``asc``, else descending), the
+    ``filters`` it knows (query name to view key; counted after filtering), the
+    ``{data, pagination}`` envelope. A negative offset is the database's error."""
+
+    plural: str
+    sort_columns: tuple[str, ...] = ("created_at", "updated_at", "name")
+    filters: Mapping[str, str] = field(default_factory=dict)
+    first_page_only: bool = False  # the users list: page 1 of 20 with ``meta``, params ignored
+
+    def answer(self, call: Call, views: list[Record]) -> Response:
+        params = call.request.query_params
+        if self.first_page_only:
+            views.sort(key=lambda v: _sort_key(v.get("created_at")), reverse=True)
+            window = GoPage(1, 20)
+            return code_meta(window.slice(views), len(views), window)
+        window = GoPage.strict(params)
+        for name, key in self.filters.items():
+            wanted = first_query(params, name)
+            if wanted:
+                views = [v for v in views if _code_matches(v.get(key), wanted)]
+        column = first_query(params, "sort_by") or "created_at"
+        if column not in self.sort_columns:
+            column = "created_at"
+        descending = first_query(params, "sort_dir") not in ("asc", "ASC")
+        views.sort(key=lambda v: _sort_key(v.get(column)), reverse=descending)
+        if window.offset < 0:
+            raise ApiError(500, "INTERNAL_ERROR", f"failed to query {self.plural}")
+        return code_paginated(window.slice(views), len(views), window)
+
+
+def _sort_key(value: Any) -> tuple[int, Any]:
+    if value is None:
+        return (0, "")
+    if isinstance(value, (bool, int, float)):
+        return (1, float(value))
+    return (2, str(value))
+
+
+def _code_matches(value: Any, wanted: str) -> bool:
+    """A filter as the server's SQL applies it (``is_active``: ``true`` or anything else)."""
+    if isinstance(value, bool):
+        return value is (wanted == "true")
+    return value is not None and str(value) == wanted
 
 
 def _matches(value: Any, wanted: str) -> bool:

@@ -17,11 +17,11 @@ from typing import Any
 import orjson
 from starlette.responses import Response
 
-from relaywire.emulator._http import ApiError, json_response, now_iso
+from relaywire.emulator._http import ApiError, json_response
 from relaywire.emulator._search import Chunk
 from relaywire.emulator.linktor.dialect import Dialect
-from relaywire.emulator.linktor.rest_core import Api, Call, Field, Resource, apply, parse
-from relaywire.emulator.linktor.store import LinktorStore, Record
+from relaywire.emulator.linktor.rest_core import Api, Call, CodeList, Field, Resource, apply, parse
+from relaywire.emulator.linktor.store import LinktorStore, Record, stamp
 from relaywire.emulator.linktor.wire import (
     sdk_chunk,
     sdk_document,
@@ -107,6 +107,7 @@ def _make_kb(call: Call, values: dict[str, Any]) -> Record:
     }
     fields.update({k: v for k, v in _lift_config(values).items() if v is not None})
     _chunking_ok(fields)
+    fields["id"] = call.new_id("kb")
     return call.store.create_record("knowledge_bases", "kb", fields, tenant_id=call.tenant)
 
 
@@ -115,7 +116,7 @@ def _change_kb(call: Call, kb: Record, values: dict[str, Any]) -> Record:
     candidate = apply(dict(kb), _lift_config(values))
     _chunking_ok(candidate)
     kb.update(candidate)
-    kb["updated_at"] = now_iso()
+    kb["updated_at"] = stamp()
     if before != {key: kb[key] for key in _CHUNKING}:
         for entry in call.store.kb_entries(kb["id"]):
             call.store.index_kb_entry(entry)
@@ -133,7 +134,7 @@ KNOWLEDGE_BASES = Resource(
     what="knowledge base",
     records=lambda store: store.collection("knowledge_bases"),
     sdk_view=sdk_knowledge_base,
-    server_view=server_knowledge_base,
+    server_view=lambda kb, store, t: server_knowledge_base(kb, store, t=t),
     create_fields={
         SDK: (
             Field("name", required=True),
@@ -144,7 +145,7 @@ KNOWLEDGE_BASES = Resource(
         SERVER: (
             Field("name", required=True),
             Field("description"),
-            Field("type", required=True, choices=("faq", "documents", "website")),
+            Field("type", required=True, choices=("faq", "documents", "website"), loose=True),
             Field("config", "dict"),
         ),
     },
@@ -157,6 +158,10 @@ KNOWLEDGE_BASES = Resource(
     remove=lambda call, kb: call.store.remove_knowledge_base(kb["id"]),
     deletable=frozenset({SDK, SERVER}),
     filters={SDK: {"status": "status"}, SERVER: {"type": "type", "status": "status"}},
+    code_list=CodeList(
+        "knowledge bases",
+        ("created_at", "updated_at", "name", "type", "status", "item_count", "last_sync_at"),
+    ),
 )
 
 
@@ -174,10 +179,16 @@ def _entry(call: Call, kb: Record) -> Record:
 
 
 def _entry_view(call: Call, entry: Record) -> Record:
-    return sdk_document(entry) if call.sdk else server_kb_item(entry)
+    return sdk_document(entry) if call.sdk else server_kb_item(entry, t=call.t)
+
+
+_CODE_ITEMS = CodeList("knowledge items", ("created_at", "updated_at", "question", "source"))
 
 
 async def _list_entries(call: Call) -> Response:
+    if call.code:  # the knowledge base is not looked up: an unknown one has no items
+        entries = call.store.kb_entries(call.arg("id"))
+        return _CODE_ITEMS.answer(call, [_entry_view(call, e) for e in entries])
     entries = call.store.kb_entries(_kb(call)["id"])
     wanted = {k: call.query(k) for k in ("status", "type")}
     entries = [e for e in entries if all(v is None or e[k] == v for k, v in wanted.items())]
@@ -232,7 +243,7 @@ async def _search(call: Call) -> Response:
         score_so_far, highlights = best.get(entry_id, (score, []))
         best[entry_id] = (max(score, score_so_far), [*highlights, chunk.content])
     results = [
-        {"item": server_kb_item(entries[entry_id]), "score": score, "highlights": highlights}
+        {"item": _entry_view(call, entries[entry_id]), "score": score, "highlights": highlights}
         for entry_id, (score, highlights) in list(best.items())[:limit]
     ]
     return json_response({"results": results, "query": values["query"], "count": len(results)})
@@ -261,12 +272,13 @@ _ITEM_CHANGES = (Field("question", target="name"), Field("answer", target="conte
 
 
 def _store_item(call: Call, kb: Record, values: dict[str, Any]) -> Record:
-    return call.store.add_kb_entry(kb, {"kind": "item", **values})
+    return call.store.add_kb_entry(kb, {"kind": "item", "id": call.new_id("kbi"), **values})
 
 
 async def _add_item(call: Call) -> Response:
     kb = _kb(call)
-    return call.created(server_kb_item(_store_item(call, kb, await call.fields(_NEW_ITEM))))
+    item = _store_item(call, kb, await call.fields(_NEW_ITEM))
+    return call.created(_entry_view(call, item))
 
 
 async def _add_items(call: Call) -> Response:
@@ -277,14 +289,14 @@ async def _add_items(call: Call) -> Response:
     errors: list[str] = []
     for number, item in enumerate(items):
         try:
-            created.append(server_kb_item(_store_item(call, kb, parse(item, _NEW_ITEM, SERVER))))
+            created.append(_entry_view(call, _store_item(call, kb, parse(item, _NEW_ITEM, SERVER))))
         except ApiError as error:
             errors.append(f"item {number}: {error.message}")
     return json_response({"created": len(created), "items": created, "errors": errors})
 
 
 async def _get_item(call: Call) -> Response:
-    return call.ok(server_kb_item(_entry(call, _kb(call))))
+    return call.ok(_entry_view(call, _entry(call, _kb(call))))
 
 
 async def _update_item(call: Call) -> Response:
@@ -292,9 +304,9 @@ async def _update_item(call: Call) -> Response:
     apply(entry, await call.fields(_ITEM_CHANGES, partial=True))
     if entry["content"] is None:
         entry["content"] = ""
-    entry["updated_at"] = now_iso()
+    entry["updated_at"] = stamp()
     call.store.index_kb_entry(entry)
-    return call.ok(server_kb_item(entry))
+    return call.ok(_entry_view(call, entry))
 
 
 # -- document upload (SDK) -------------------------------------------------------------------

@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import mimetypes
 import secrets
+from datetime import datetime, timezone
 from typing import Any
 
 from starlette.responses import Response
 
 from relaywire.emulator._http import ApiError, new_id, now_iso
+from relaywire.emulator.linktor import rest_code
 from relaywire.emulator.linktor.dialect import ACCESS_TTL, REFRESH_TTL, Dialect
-from relaywire.emulator.linktor.rest_core import Api, Call, Field, Resource, apply
-from relaywire.emulator.linktor.store import LinktorStore, Record
+from relaywire.emulator.linktor.rest_core import Api, Call, CodeList, Field, Resource, apply
+from relaywire.emulator.linktor.store import LinktorStore, Record, stamp
 from relaywire.emulator.linktor.wire import (
     drop_none,
+    identities_without,
     message_text,
     sdk_contact,
     sdk_content_type,
@@ -54,8 +57,26 @@ PRIORITIES = ("low", "normal", "high", "urgent")
 
 
 def register(api: Api) -> None:
-    """Add the messaging routes of ``api``'s dialect."""
+    """Add the messaging routes of ``api``'s dialect (and, for the server, its profile)."""
     _register_auth(api)
+    if api.code:
+        rest_code.register(api)
+    else:
+        _register_documented(api)
+    if api.sdk:
+        return
+    USERS.register(api)
+    api.add("GET", "/api-keys", _list_keys, admin=True)
+    api.add("POST", "/api-keys", _create_key, admin=True)
+    api.add("DELETE", "/api-keys/{id}", _delete_key, admin=True)
+    api.add("GET", "/tenant", _tenant)
+    api.add("PUT", "/tenant", _update_tenant)
+    api.add("GET", "/tenant/usage", _usage)
+
+
+def _register_documented(api: Api) -> None:
+    """Conversations, messages, contacts and channels as the SDKs and the server's
+    documentation describe them (the SDK mount, and the server's ``"documented"`` profile)."""
     for resource in (CONVERSATIONS, CONTACTS, CHANNELS):
         resource.register(api)
     api.add("POST", "/conversations/{id}/assign", _assign)
@@ -73,13 +94,6 @@ def register(api: Api) -> None:
     api.add("DELETE", "/contacts/{id}/identities/{identity_id}", _remove_identity)
     api.add("PUT", "/channels/{id}/status", _channel_status)
     api.add("PUT", "/channels/{id}/enabled", _channel_enabled)
-    USERS.register(api)
-    api.add("GET", "/api-keys", _list_keys, admin=True)
-    api.add("POST", "/api-keys", _create_key, admin=True)
-    api.add("DELETE", "/api-keys/{id}", _delete_key, admin=True)
-    api.add("GET", "/tenant", _tenant)
-    api.add("PUT", "/tenant", _update_tenant)
-    api.add("GET", "/tenant/usage", _usage)
 
 
 # -- auth and the caller ---------------------------------------------------------------------------
@@ -98,7 +112,7 @@ def _register_auth(api: Api) -> None:
 
 
 def _user_view(call: Call, user: Record) -> Record:
-    return sdk_user(user) if call.sdk else server_user(user)
+    return sdk_user(user) if call.sdk else server_user(user, t=call.t)
 
 
 def _tokens(call: Call, user: Record) -> Record:
@@ -127,17 +141,27 @@ async def _login(call: Call) -> Response:
         raise ApiError(401, "INVALID_CREDENTIALS", "Invalid email or password")
     if user.get("status", "active") != "active":
         raise ApiError(401, "INVALID_CREDENTIALS", "Account is not active")
-    user["last_login_at"] = now_iso()
+    user["last_login_at"] = stamp()
     body = _tokens(call, user)
     if call.sdk:
         return call.ok({**body, "tokenType": "Bearer", "user": sdk_user(user)})
-    return call.ok({"user": server_user(user), **body})
+    return call.ok({"user": server_user(user, t=call.t), **body})
 
 
 async def _refresh(call: Call) -> Response:
     values = await call.fields((Field("refresh_token", required=True),))
     claims = call.ctx.jwt.claims(values["refresh_token"])
-    # Only refresh tokens refresh (the real server would take an access token too).
+    if call.code:
+        # The server's tokens carry no type: any valid JWT of an active user refreshes.
+        if claims is None:
+            raise ApiError(401, "TOKEN_INVALID", "Invalid refresh token")
+        user = call.store.users.get(str(claims.get("user_id") or ""))
+        if user is None:
+            raise ApiError(401, "TOKEN_INVALID", "User not found")
+        if user.get("status", "active") != "active":
+            raise ApiError(401, "TOKEN_INVALID", "Account is not active")
+        return call.ok(_tokens(call, user))
+    # Only refresh tokens refresh (the documented behaviour; the code takes any JWT).
     if claims is None or claims.get("typ") != "refresh":
         raise ApiError(401, "TOKEN_INVALID", "invalid or expired refresh token")
     user = call.store.users.get(str(claims.get("user_id")))
@@ -161,8 +185,8 @@ _ME = (Field("name"), Field("avatar_url"))
 async def _update_me(call: Call) -> Response:
     user = call.user()
     apply(user, await call.fields(_ME, partial=True))
-    user["updated_at"] = now_iso()
-    return call.ok(server_user(user))
+    user["updated_at"] = stamp()
+    return call.ok(server_user(user, t=call.t))
 
 
 _PASSWORD = (
@@ -188,9 +212,9 @@ def _make_user(call: Call, values: dict[str, Any]) -> Record:
     if call.store.user_by_email(values["email"]) is not None:
         raise ApiError(409, "CONFLICT", "a user with this email already exists")
     password = values.pop("password")
-    now = now_iso()
+    now = stamp()
     user: Record = {
-        "id": new_id("usr"),
+        "id": call.new_id("usr"),
         "tenant_id": call.tenant,
         "avatar_url": None,
         "phone": None,
@@ -219,7 +243,7 @@ USERS = Resource(
     what="user",
     records=lambda store: store.users,
     sdk_view=lambda user, store: sdk_user(user),
-    server_view=lambda user, store: server_user(user),
+    server_view=lambda user, store, t: server_user(user, t=t),
     create_fields={
         SERVER: (
             Field("email", required=True),
@@ -242,6 +266,7 @@ USERS = Resource(
     search_text=lambda user, store: f"{user['name']} {user['email']}",
     server_list="plain",
     admin=True,
+    code_list=CodeList("users", first_page_only=True),
 )
 
 
@@ -250,7 +275,7 @@ def _tenant_keys(call: Call) -> list[Record]:
 
 
 async def _list_keys(call: Call) -> Response:
-    return call.ok([server_api_key(key) for key in _tenant_keys(call)])
+    return call.ok([server_api_key(key, t=call.t) for key in _tenant_keys(call)])
 
 
 _API_KEY = (
@@ -264,7 +289,7 @@ async def _create_key(call: Call) -> Response:
     values = await call.fields(_API_KEY)
     plaintext = "lk_" + secrets.token_hex(24)
     key: Record = {
-        "id": new_id("key"),
+        "id": call.new_id("key"),
         "tenant_id": call.tenant,
         "user_id": call.principal.user_id or None,
         "name": values["name"],
@@ -272,10 +297,10 @@ async def _create_key(call: Call) -> Response:
         "scopes": values.get("scopes") or ["*"],
         "last_used_at": None,
         "expires_at": values.get("expires_at"),
-        "created_at": now_iso(),
+        "created_at": stamp(),
     }
     call.store.api_keys[plaintext] = key
-    return call.created({**server_api_key(key), "key": plaintext})
+    return call.created({**server_api_key(key, t=call.t), "key": plaintext})
 
 
 async def _delete_key(call: Call) -> Response:
@@ -291,15 +316,23 @@ def _the_tenant(call: Call) -> Record:
     return call.find(call.store.collection("tenants"), call.tenant, "tenant")
 
 
+def _tenant_view(call: Call, tenant: Record) -> Record:
+    return {
+        **tenant,
+        "created_at": call.t(tenant["created_at"]),
+        "updated_at": call.t(tenant["updated_at"]),
+    }
+
+
 async def _tenant(call: Call) -> Response:
-    return call.ok(_the_tenant(call))
+    return call.ok(_tenant_view(call, _the_tenant(call)))
 
 
 async def _update_tenant(call: Call) -> Response:
     tenant = _the_tenant(call)
     apply(tenant, await call.fields((Field("name"), Field("settings", "dict")), partial=True))
-    tenant["updated_at"] = now_iso()
-    return call.ok(tenant)
+    tenant["updated_at"] = stamp()
+    return call.ok(_tenant_view(call, tenant))
 
 
 async def _usage(call: Call) -> Response:
@@ -340,7 +373,7 @@ CONVERSATIONS = Resource(
     what="conversation",
     records=lambda store: store.conversations,
     sdk_view=sdk_safe_conversation,
-    server_view=lambda conversation, store: server_conversation(conversation),
+    server_view=lambda conversation, store, t: server_conversation(conversation, t=t),
     create_fields={
         SERVER: (
             Field("contact_id", required=True),
@@ -437,22 +470,32 @@ async def _get_message(call: Call) -> Response:
     return call.ok(_message_view(call, _find_message(call, call.arg("id"))))
 
 
-def _moment(call: Call, name: str) -> str | None:
+def _moment(call: Call, name: str) -> datetime | None:
     """A ``before``/``after`` bound: a message id (its time) or an ISO-8601 time."""
     raw = call.query(name)
     if raw is None:
         return None
     message = call.store.messages.get(raw)
-    return str(message["created_at"]) if message is not None else raw
+    return _when(str(message["created_at"]) if message is not None else raw, name)
+
+
+def _when(text: str, name: str = "created_at") -> datetime:
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ApiError(
+            400, "VALIDATION_ERROR", f"{name} must be a message id or an ISO-8601 time"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 async def _list_messages(call: Call) -> Response:
     messages = call.store.conversation_messages(_conversation(call)["id"])
     before, after = _moment(call, "before"), _moment(call, "after")
     if before is not None:
-        messages = [m for m in messages if m["created_at"] < before]
+        messages = [m for m in messages if _when(m["created_at"]) < before]
     if after is not None:
-        messages = [m for m in messages if m["created_at"] > after]
+        messages = [m for m in messages if _when(m["created_at"]) > after]
     if not call.sdk:
         messages = messages[::-1]  # the server lists newest first
     return call.page([_message_view(call, m) for m in messages], "meta", default_size=50)
@@ -560,7 +603,7 @@ async def _react(call: Call) -> Response:
     if emoji:
         reactions.append({"user_id": user, "emoji": emoji, "timestamp": now_iso()})
     message["reactions"] = reactions
-    message["updated_at"] = now_iso()
+    message["updated_at"] = stamp()
     word = "added" if emoji else "removed"
     return call.ok({"message": f"Reaction {word}", "message_id": message["id"], "emoji": emoji})
 
@@ -636,7 +679,7 @@ CONTACTS = Resource(
     what="contact",
     records=lambda store: store.contacts,
     sdk_view=sdk_contact,
-    server_view=lambda contact, store: server_contact(contact),
+    server_view=lambda contact, store, t: server_contact(contact, t=t),
     create_fields={
         SDK: (Field("name", required=True), *_SDK_CONTACT),
         SERVER: (Field("name", required=True), *_SERVER_CONTACT),
@@ -650,7 +693,7 @@ CONTACTS = Resource(
     remove=_remove_contact,
     deletable=frozenset({SDK, SERVER}),
     filters={SDK: {"email": "email", "phone": "phone", "tags": "tags"}},
-    search_text=lambda c, store: f"{c.get('name') or ''} {c.get('email') or ''} {c.get('phone')}",
+    search_text=lambda c, store: " ".join(c.get(k) or "" for k in ("name", "email", "phone")),
     server_list="meta",
 )
 
@@ -681,26 +724,20 @@ async def _add_identity(call: Call) -> Response:
         "id": new_id("ident"),
         **values,
         "channel_id": channel["id"] if channel else "",
-        "created_at": now_iso(),
+        "created_at": stamp(),
     }
     identifiers = [*(contact.get("identifiers") or []), identity]
     call.store.update_contact(contact["id"], {"identifiers": identifiers})
-    shown = ("id", "channel_type", "identifier", "metadata", "created_at")
-    return call.created(
-        drop_none({"contact_id": contact["id"], **{k: identity.get(k) for k in shown}})
-    )
+    shown = ("id", "channel_type", "identifier", "metadata")
+    body = {"contact_id": contact["id"], **{k: identity.get(k) for k in shown}}
+    return call.created(drop_none({**body, "created_at": call.t(identity["created_at"])}))
 
 
 async def _remove_identity(call: Call) -> Response:
     contact = _contact(call)
     wanted = call.arg("identity_id")
-    identities = server_contact(contact).get("identities") or []
-    kept = [
-        ident
-        for ident, shown in zip(contact.get("identifiers") or [], identities, strict=True)
-        if shown["id"] != wanted
-    ]
-    if len(kept) == len(identities):
+    kept = identities_without(contact, wanted)
+    if kept is None:
         raise ApiError(404, "NOT_FOUND", "identity not found", {"id": wanted})
     call.store.update_contact(contact["id"], {"identifiers": kept})
     return Response(status_code=204)
@@ -728,7 +765,7 @@ CHANNELS = Resource(
     what="channel",
     records=lambda store: store.channels,
     sdk_view=lambda channel, store: sdk_safe_channel(channel),
-    server_view=lambda channel, store: server_channel(channel),
+    server_view=lambda channel, store, t: server_channel(channel, t=t),
     create_fields={
         SDK: (
             Field("name", required=True),
@@ -789,5 +826,5 @@ async def _channel_status(call: Call) -> Response:
 async def _channel_enabled(call: Call) -> Response:
     channel = _channel(call)
     channel["enabled"] = (await call.fields((Field("enabled", "bool", required=True),)))["enabled"]
-    channel["updated_at"] = now_iso()
+    channel["updated_at"] = stamp()
     return call.ok(_channel_view(call, channel))

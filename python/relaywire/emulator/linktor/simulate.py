@@ -24,7 +24,13 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from relaywire.emulator._http import ApiError, read_json_object
-from relaywire.emulator.linktor.dialect import Dialect, authenticate, created, ok
+from relaywire.emulator.linktor.dialect import (
+    Dialect,
+    authenticate,
+    created,
+    is_code_profile,
+    ok,
+)
 from relaywire.emulator.linktor.store import Record
 from relaywire.emulator.linktor.wire import sdk_message, server_message
 
@@ -54,6 +60,7 @@ def _render(message: Record, dialect: Dialect) -> Record:
 def routes(ctx: EmulatorContext, dialect: Dialect) -> list[BaseRoute]:
     """The simulator routes for one dialect mount."""
     store = ctx.linktor
+    jwt_only = dialect is Dialect.SERVER and is_code_profile(ctx)
 
     def owned(records: dict[str, Record], record_id: str, what: str, tenant_id: str) -> Record:
         record = store.require(records, record_id, what)
@@ -62,7 +69,7 @@ def routes(ctx: EmulatorContext, dialect: Dialect) -> list[BaseRoute]:
         return record
 
     async def inbound(request: Request) -> Response:
-        principal = authenticate(request, dialect, store, ctx.jwt)
+        principal = authenticate(request, dialect, store, ctx.jwt, jwt_only=jwt_only)
         body = await read_json_object(request)
         conversation_id = _optional_str(body, "conversation_id", "conversationId")
         content = body.get("content")
@@ -109,7 +116,7 @@ def routes(ctx: EmulatorContext, dialect: Dialect) -> list[BaseRoute]:
         return created(dialect, _render(message, dialect))
 
     async def report_status(request: Request) -> Response:
-        principal = authenticate(request, dialect, store, ctx.jwt)
+        principal = authenticate(request, dialect, store, ctx.jwt, jwt_only=jwt_only)
         message = owned(
             store.messages, request.path_params["message_id"], "message", principal.tenant_id
         )

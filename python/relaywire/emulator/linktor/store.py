@@ -14,9 +14,10 @@ import copy
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 
-from relaywire.emulator._http import ApiError, new_id, now_iso
+from relaywire.emulator._http import ApiError, new_id
 from relaywire.emulator._search import Chunk, SearchIndex, chunk_text
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "LinktorStore",
     "Record",
     "StoreEvent",
+    "stamp",
 ]
 
 _log = logging.getLogger("relaywire.emulator.linktor")
@@ -45,6 +47,12 @@ DEMO_CONVERSATION_ID = "conv_demo"
 DEMO_KB_ID = "kb_demo"
 
 Record = dict[str, Any]
+
+
+def stamp() -> str:
+    """The current UTC time as RFC 3339 with microseconds and a ``Z``: the precision the
+    self-hosted server's database keeps. Views cut it to what their protocol shows."""
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 @dataclass(frozen=True)
@@ -143,7 +151,7 @@ class LinktorStore:
     # -- contacts ---------------------------------------------------------------------------------
 
     def create_contact(self, fields: Record, *, tenant_id: str = DEMO_TENANT_ID) -> Record:
-        now = now_iso()
+        now = stamp()
         contact: Record = {
             "id": new_id("ct"),
             "tenant_id": tenant_id,
@@ -169,7 +177,7 @@ class LinktorStore:
         contact = self.require(self.contacts, contact_id, "contact")
         previous = copy.deepcopy(contact)
         contact.update(changes)
-        contact["updated_at"] = now_iso()
+        contact["updated_at"] = stamp()
         self.emit("contact.updated", contact, previous=previous)
         return contact
 
@@ -179,7 +187,7 @@ class LinktorStore:
     # -- channels ---------------------------------------------------------------------------------
 
     def create_channel(self, fields: Record, *, tenant_id: str = DEMO_TENANT_ID) -> Record:
-        now = now_iso()
+        now = stamp()
         channel: Record = {
             "id": new_id("ch"),
             "tenant_id": tenant_id,
@@ -204,7 +212,7 @@ class LinktorStore:
         previous = copy.deepcopy(channel)
         channel["status"] = "active" if connected else "inactive"
         channel["connection_status"] = "connected" if connected else "disconnected"
-        channel["updated_at"] = now_iso()
+        channel["updated_at"] = stamp()
         self.emit(
             "channel.connected" if connected else "channel.disconnected", channel, previous=previous
         )
@@ -215,7 +223,7 @@ class LinktorStore:
     def create_conversation(self, fields: Record, *, tenant_id: str = DEMO_TENANT_ID) -> Record:
         channel = self.require(self.channels, fields["channel_id"], "channel")
         self.require(self.contacts, fields["contact_id"], "contact")
-        now = now_iso()
+        now = stamp()
         conversation: Record = {
             "id": new_id("conv"),
             "tenant_id": tenant_id,
@@ -247,7 +255,7 @@ class LinktorStore:
         ``conversation.assigned`` and ``conversation.resolved``."""
         conversation = self.require(self.conversations, conversation_id, "conversation")
         previous = copy.deepcopy(conversation)
-        now = now_iso()
+        now = stamp()
         conversation.update(changes)
         if "assigned_to" in changes and changes["assigned_to"] != previous["assigned_to"]:
             conversation["assigned_at"] = now if changes["assigned_to"] else None
@@ -286,26 +294,30 @@ class LinktorStore:
         sender_id: str | None = None,
         metadata: Record | None = None,
         status: str | None = None,
+        message_id: str | None = None,
+        external_id: str | None = None,
     ) -> Record:
         """Store a message: ``outbound`` (sent by an agent, bot or the API) announces
-        ``message.sent``, ``inbound`` (from the contact) announces ``message.received``."""
+        ``message.sent``, ``inbound`` (from the contact) announces ``message.received``.
+        A ``pending`` message has not been sent yet, so it has no ``sent_at``."""
         if direction not in ("inbound", "outbound"):
             raise ValueError("direction must be 'inbound' or 'outbound'")
         conversation = self.require(self.conversations, conversation_id, "conversation")
-        now = now_iso()
+        now = stamp()
+        status = status or ("delivered" if direction == "inbound" else "sent")
         message: Record = {
-            "id": new_id("msg"),
+            "id": message_id or new_id("msg"),
             "tenant_id": conversation["tenant_id"],
             "conversation_id": conversation_id,
             "direction": direction,
             "content_type": content_type,
             "content": dict(content or {}),
-            "status": status or ("delivered" if direction == "inbound" else "sent"),
-            "external_id": None,
+            "status": status,
+            "external_id": external_id,
             "sender_id": sender_id,
             "sender_type": sender_type,
-            "sent_at": now,
-            "delivered_at": now if direction == "inbound" else None,
+            "sent_at": None if status == "pending" else now,
+            "delivered_at": now if direction == "inbound" and status == "delivered" else None,
             "read_at": None,
             "failed_reason": None,
             "metadata": metadata,
@@ -336,9 +348,11 @@ class LinktorStore:
             raise ApiError(400, "VALIDATION_ERROR", f"unknown message status: {status}")
         message = self.require(self.messages, message_id, "message")
         previous = copy.deepcopy(message)
-        now = now_iso()
+        now = stamp()
         message["status"] = status
-        if status == "delivered":
+        if status == "sent":
+            message["sent_at"] = message.get("sent_at") or now
+        elif status == "delivered":
             message["delivered_at"] = now
         elif status == "read":
             message["read_at"] = now
@@ -358,7 +372,7 @@ class LinktorStore:
     # -- seeds ------------------------------------------------------------------------------------
 
     def _seed(self) -> None:
-        now = now_iso()
+        now = stamp()
         self.users[DEMO_USER_ID] = {
             "id": DEMO_USER_ID,
             "tenant_id": DEMO_TENANT_ID,
@@ -449,7 +463,7 @@ class LinktorStore:
         self, collection: str, prefix: str, fields: Record, *, tenant_id: str = DEMO_TENANT_ID
     ) -> Record:
         """Store a new record in a named collection, with id, tenant and timestamps."""
-        now = now_iso()
+        now = stamp()
         record: Record = {"id": new_id(prefix), "tenant_id": tenant_id}
         record.update(fields)
         record.setdefault("created_at", now)
@@ -471,7 +485,7 @@ class LinktorStore:
     def add_kb_entry(self, kb: Record, fields: Record) -> Record:
         """Store a document or FAQ item (``kind`` ``"document"`` or ``"item"``) and index its
         text. ``content`` ``None`` stores it as ``failed`` (text that could not be read)."""
-        now = now_iso()
+        now = stamp()
         entry: Record = {
             "id": new_id("doc" if fields.get("kind") == "document" else "kbi"),
             "tenant_id": kb["tenant_id"],
@@ -542,7 +556,7 @@ class LinktorStore:
     # -- more seeds ---------------------------------------------------------------------------
 
     def _seed_resources(self) -> None:
-        now = now_iso()
+        now = stamp()
         self.collection("tenants")[DEMO_TENANT_ID] = {
             "id": DEMO_TENANT_ID,
             "name": "Demo Tenant",

@@ -59,6 +59,7 @@ from relaywire.emulator.linktor.dialect import (
 from relaywire.emulator.linktor.store import LinktorStore, Record, StoreEvent
 from relaywire.emulator.linktor.wire import (
     camelize_keys,
+    ms,
     sdk_channel,
     sdk_contact,
     sdk_conversation,
@@ -383,7 +384,7 @@ def _event_data(event: StoreEvent, store: LinktorStore) -> Record:
             "conversationId": record["conversation_id"],
             "status": record["status"],
             "direction": record["direction"],
-            "timestamp": record["updated_at"],
+            "timestamp": ms(record["updated_at"]),
         }
         if record["status"] == "failed":
             data["error"] = record.get("failed_reason")

@@ -13,16 +13,21 @@ functions as the REST routes, so a record looks the same wherever a client meets
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from relaywire.emulator._search import Chunk, count_tokens
 from relaywire.emulator.linktor.store import LinktorStore, Record
 
 __all__ = [
+    "Times",
     "camel",
     "camelize_keys",
     "drop_none",
+    "go_time",
+    "identities_without",
     "message_text",
+    "ms",
     "sdk_agent",
     "sdk_bot",
     "sdk_channel",
@@ -74,6 +79,30 @@ def camelize_keys(value: Any) -> Any:
     return value
 
 
+# -- timestamps ------------------------------------------------------------------------------------
+
+#: How a view writes the store's timestamps (RFC 3339 with microseconds, ``Z``).
+Times = Callable[[Any], Any]
+
+
+def ms(value: Any) -> Any:
+    """A store timestamp with milliseconds, as the SDK protocol (and the documented server
+    profile) shows it: ``2024-01-15T10:30:00.123Z``. Anything else is returned unchanged."""
+    if isinstance(value, str) and len(value) == 27 and value[19] == "." and value[26] == "Z":
+        return value[:23] + "Z"
+    return value
+
+
+def go_time(value: Any) -> Any:
+    """A store timestamp as Go's ``time.Time`` marshals it (RFC 3339 with the fraction's
+    trailing zeros dropped, and no fraction at all when it is zero), the way the self-hosted
+    server writes the microseconds its database keeps: ``2024-01-15T10:30:00.12345Z``."""
+    if isinstance(value, str) and len(value) > 20 and value[19] == "." and value[-1] == "Z":
+        fraction = value[20:-1].rstrip("0")
+        return f"{value[:19]}.{fraction}Z" if fraction else f"{value[:19]}Z"
+    return value
+
+
 def drop_none(record: Record) -> Record:
     return {k: v for k, v in record.items() if v is not None}
 
@@ -99,8 +128,8 @@ def sdk_user(user: Record) -> Record:
         "tenantId": user["tenant_id"],
         "avatarUrl": user.get("avatar_url"),
         "phone": user.get("phone"),
-        "createdAt": user["created_at"],
-        "updatedAt": user["updated_at"],
+        "createdAt": ms(user["created_at"]),
+        "updatedAt": ms(user["updated_at"]),
     }
 
 
@@ -115,12 +144,12 @@ def sdk_message(message: Record) -> Record:
         "externalId": message.get("external_id"),
         "senderId": message.get("sender_id"),
         "senderType": _SDK_SENDER_TYPE.get(message["sender_type"], message["sender_type"]),
-        "deliveredAt": message.get("delivered_at"),
-        "readAt": message.get("read_at"),
+        "deliveredAt": ms(message.get("delivered_at")),
+        "readAt": ms(message.get("read_at")),
         "failedReason": message.get("failed_reason"),
         "metadata": message.get("metadata"),
-        "createdAt": message["created_at"],
-        "updatedAt": message["updated_at"],
+        "createdAt": ms(message["created_at"]),
+        "updatedAt": ms(message["updated_at"]),
     }
 
 
@@ -135,15 +164,22 @@ def sdk_conversation(conversation: Record, store: LinktorStore) -> Record:
         "contactId": conversation["contact_id"],
         "status": _SDK_CONVERSATION_STATUS.get(conversation["status"], conversation["status"]),
         "assignedTo": conversation.get("assigned_to"),
-        "assignedAt": conversation.get("assigned_at"),
+        "assignedAt": ms(conversation.get("assigned_at")),
         "lastMessage": sdk_message(last) if last else None,
-        "lastMessageAt": conversation.get("last_message_at"),
+        "lastMessageAt": ms(conversation.get("last_message_at")),
         "unreadCount": conversation["unread_count"],
         "metadata": conversation.get("metadata"),
         "tags": conversation.get("tags"),
-        "createdAt": conversation["created_at"],
-        "updatedAt": conversation["updated_at"],
+        "createdAt": ms(conversation["created_at"]),
+        "updatedAt": ms(conversation["updated_at"]),
     }
+
+
+def _sdk_identifier(identity: Record) -> Record:
+    shown: Record = camelize_keys(identity)
+    if "createdAt" in shown:
+        shown["createdAt"] = ms(shown["createdAt"])
+    return shown
 
 
 def sdk_contact(contact: Record, store: LinktorStore) -> Record:
@@ -155,14 +191,14 @@ def sdk_contact(contact: Record, store: LinktorStore) -> Record:
         "email": contact.get("email"),
         "phone": contact.get("phone"),
         "avatarUrl": contact.get("avatar_url"),
-        "identifiers": [camelize_keys(ident) for ident in contact.get("identifiers") or []],
+        "identifiers": [_sdk_identifier(ident) for ident in contact.get("identifiers") or []],
         "customFields": contact.get("custom_fields"),
         "tags": contact.get("tags"),
         "metadata": contact.get("metadata"),
-        "lastSeenAt": contact.get("last_seen_at"),
+        "lastSeenAt": ms(contact.get("last_seen_at")),
         "conversationCount": store.conversation_count(contact["id"]),
-        "createdAt": contact["created_at"],
-        "updatedAt": contact["updated_at"],
+        "createdAt": ms(contact["created_at"]),
+        "updatedAt": ms(contact["updated_at"]),
     }
 
 
@@ -176,8 +212,8 @@ def sdk_channel(channel: Record) -> Record:
         "config": channel.get("config") or {},
         "webhookUrl": channel.get("webhook_url"),
         "metadata": channel.get("metadata"),
-        "createdAt": channel["created_at"],
-        "updatedAt": channel["updated_at"],
+        "createdAt": ms(channel["created_at"]),
+        "updatedAt": ms(channel["updated_at"]),
     }
 
 
@@ -187,7 +223,7 @@ _SERVER_CONVERSATION_STATUS = {"snoozed": "pending"}
 _SERVER_SENDER_TYPE = {"agent": "user"}
 
 
-def server_user(user: Record) -> Record:
+def server_user(user: Record, *, t: Times = ms) -> Record:
     return drop_none(
         {
             "id": user["id"],
@@ -197,14 +233,14 @@ def server_user(user: Record) -> Record:
             "role": user["role"],
             "avatar_url": user.get("avatar_url"),
             "status": user.get("status", "active"),
-            "last_login_at": user.get("last_login_at"),
-            "created_at": user["created_at"],
-            "updated_at": user["updated_at"],
+            "last_login_at": t(user.get("last_login_at")),
+            "created_at": t(user["created_at"]),
+            "updated_at": t(user["updated_at"]),
         }
     )
 
 
-def server_message(message: Record) -> Record:
+def server_message(message: Record, *, t: Times = ms) -> Record:
     return drop_none(
         {
             "id": message["id"],
@@ -217,15 +253,15 @@ def server_message(message: Record) -> Record:
             "status": message["status"],
             "external_id": message.get("external_id"),
             "error_message": message.get("failed_reason"),
-            "sent_at": message.get("sent_at"),
-            "delivered_at": message.get("delivered_at"),
-            "read_at": message.get("read_at"),
-            "created_at": message["created_at"],
+            "sent_at": t(message.get("sent_at")),
+            "delivered_at": t(message.get("delivered_at")),
+            "read_at": t(message.get("read_at")),
+            "created_at": t(message["created_at"]),
         }
     )
 
 
-def server_conversation(conversation: Record) -> Record:
+def server_conversation(conversation: Record, *, t: Times = ms) -> Record:
     status = conversation["status"]
     return drop_none(
         {
@@ -240,16 +276,16 @@ def server_conversation(conversation: Record) -> Record:
             "tags": conversation.get("tags"),
             "metadata": conversation.get("metadata"),
             "unread_count": conversation["unread_count"],
-            "last_message_at": conversation.get("last_message_at"),
-            "first_reply_at": conversation.get("first_reply_at"),
-            "resolved_at": conversation.get("resolved_at"),
-            "created_at": conversation["created_at"],
-            "updated_at": conversation["updated_at"],
+            "last_message_at": t(conversation.get("last_message_at")),
+            "first_reply_at": t(conversation.get("first_reply_at")),
+            "resolved_at": t(conversation.get("resolved_at")),
+            "created_at": t(conversation["created_at"]),
+            "updated_at": t(conversation["updated_at"]),
         }
     )
 
 
-def server_contact(contact: Record) -> Record:
+def server_contact(contact: Record, *, t: Times = ms) -> Record:
     identities = [
         drop_none(
             {
@@ -258,7 +294,7 @@ def server_contact(contact: Record) -> Record:
                 "channel_type": ident.get("channel_type"),
                 "identifier": ident.get("identifier"),
                 "metadata": ident.get("metadata"),
-                "created_at": ident.get("created_at") or contact["created_at"],
+                "created_at": t(ident.get("created_at") or contact["created_at"]),
             }
         )
         for index, ident in enumerate(contact.get("identifiers") or [])
@@ -274,13 +310,25 @@ def server_contact(contact: Record) -> Record:
             "custom_fields": contact.get("custom_fields"),
             "tags": contact.get("tags"),
             "identities": identities or None,
-            "created_at": contact["created_at"],
-            "updated_at": contact["updated_at"],
+            "created_at": t(contact["created_at"]),
+            "updated_at": t(contact["updated_at"]),
         }
     )
 
 
-def server_channel(channel: Record) -> Record:
+def identities_without(contact: Record, identity_id: str) -> list[Record] | None:
+    """The contact's identities but the one whose id (as :func:`server_contact` shows it) is
+    ``identity_id``; ``None`` when it has none with that id."""
+    shown = server_contact(contact).get("identities") or []
+    kept = [
+        ident
+        for ident, view in zip(contact.get("identifiers") or [], shown, strict=True)
+        if view["id"] != identity_id
+    ]
+    return None if len(kept) == len(shown) else kept
+
+
+def server_channel(channel: Record, *, t: Times = ms) -> Record:
     return drop_none(
         {
             "id": channel["id"],
@@ -292,8 +340,8 @@ def server_channel(channel: Record) -> Record:
             "connection_status": channel.get("connection_status", "disconnected"),
             "config": channel.get("config") or None,
             "webhook_url": channel.get("webhook_url"),
-            "created_at": channel["created_at"],
-            "updated_at": channel["updated_at"],
+            "created_at": t(channel["created_at"]),
+            "updated_at": t(channel["updated_at"]),
         }
     )
 
@@ -358,10 +406,10 @@ def sdk_safe_channel(channel: Record) -> Record:
     return body
 
 
-def server_rich_message(message: Record) -> Record:
+def server_rich_message(message: Record, *, t: Times = ms) -> Record:
     """:func:`server_message` plus what the server shows of non-text messages: the original
     content type, a media URL as content, reactions."""
-    body = server_message(message)
+    body = server_message(message, t=t)
     body["content_type"] = message.get("server_content_type") or message["content_type"]
     if not body.get("content"):
         media = message["content"].get("media")
@@ -372,8 +420,12 @@ def server_rich_message(message: Record) -> Record:
     return body
 
 
-def server_api_key(key: Record) -> Record:
-    return drop_none({k: v for k, v in key.items() if k != "key"})
+def server_api_key(key: Record, *, t: Times = ms) -> Record:
+    shown = drop_none({k: v for k, v in key.items() if k != "key"})
+    for name in ("created_at", "last_used_at"):
+        if name in shown:
+            shown[name] = t(shown[name])
+    return shown
 
 
 # Bots: the canonical record uses the SDK's type and status words.
@@ -422,12 +474,12 @@ def sdk_bot(bot: Record) -> Record:
         "agentId": bot.get("agent_id"),
         "knowledgeBaseIds": bot.get("knowledge_base_ids"),
         "metadata": bot.get("metadata"),
-        "createdAt": bot["created_at"],
-        "updatedAt": bot["updated_at"],
+        "createdAt": ms(bot["created_at"]),
+        "updatedAt": ms(bot["updated_at"]),
     }
 
 
-def server_bot(bot: Record) -> Record:
+def server_bot(bot: Record, *, t: Times = ms) -> Record:
     config: Record = bot.get("config") or {}
     server_config = {key: config.get(key, default) for key, default in _SERVER_BOT_CONFIG.items()}
     for key in ("working_hours", "tools", "tool_choice"):
@@ -443,8 +495,8 @@ def server_bot(bot: Record) -> Record:
         "config": server_config,
         "status": _SERVER_BOT_STATUS.get(bot["status"], bot["status"]),
         "channels": list(bot.get("channel_ids") or []),
-        "created_at": bot["created_at"],
-        "updated_at": bot["updated_at"],
+        "created_at": t(bot["created_at"]),
+        "updated_at": t(bot["updated_at"]),
     }
 
 
@@ -462,8 +514,8 @@ def sdk_agent(agent: Record) -> Record:
         "tools": agent.get("tools"),
         "knowledgeBaseIds": agent.get("knowledge_base_ids"),
         "metadata": agent.get("metadata"),
-        "createdAt": agent["created_at"],
-        "updatedAt": agent["updated_at"],
+        "createdAt": ms(agent["created_at"]),
+        "updatedAt": ms(agent["updated_at"]),
     }
 
 
@@ -482,12 +534,12 @@ def sdk_knowledge_base(kb: Record, store: LinktorStore) -> Record:
         "documentCount": len(entries),
         "totalChunks": chunks,
         "metadata": kb.get("metadata"),
-        "createdAt": kb["created_at"],
-        "updatedAt": kb["updated_at"],
+        "createdAt": ms(kb["created_at"]),
+        "updatedAt": ms(kb["updated_at"]),
     }
 
 
-def server_knowledge_base(kb: Record, store: LinktorStore) -> Record:
+def server_knowledge_base(kb: Record, store: LinktorStore, *, t: Times = ms) -> Record:
     config = {
         **(kb.get("config") or {}),
         "embedding_model": kb["embedding_model"],
@@ -505,9 +557,9 @@ def server_knowledge_base(kb: Record, store: LinktorStore) -> Record:
             "config": config,
             "status": "active",
             "item_count": len(entries),
-            "last_sync_at": max((e["updated_at"] for e in entries), default=None),
-            "created_at": kb["created_at"],
-            "updated_at": kb["updated_at"],
+            "last_sync_at": t(max((e["updated_at"] for e in entries), default=None)),
+            "created_at": t(kb["created_at"]),
+            "updated_at": t(kb["updated_at"]),
         }
     )
 
@@ -525,12 +577,12 @@ def sdk_document(entry: Record) -> Record:
         "chunkCount": entry["chunk_count"],
         "metadata": entry.get("metadata"),
         "error": entry.get("error"),
-        "createdAt": entry["created_at"],
-        "updatedAt": entry["updated_at"],
+        "createdAt": ms(entry["created_at"]),
+        "updatedAt": ms(entry["updated_at"]),
     }
 
 
-def server_kb_item(entry: Record) -> Record:
+def server_kb_item(entry: Record, *, t: Times = ms) -> Record:
     """A knowledge-base entry as the server's FAQ item (a document's name is its question)."""
     return drop_none(
         {
@@ -541,8 +593,8 @@ def server_kb_item(entry: Record) -> Record:
             "keywords": entry.get("keywords"),
             "source": entry.get("source"),
             "metadata": entry.get("metadata"),
-            "created_at": entry["created_at"],
-            "updated_at": entry["updated_at"],
+            "created_at": t(entry["created_at"]),
+            "updated_at": t(entry["updated_at"]),
         }
     )
 
@@ -611,12 +663,12 @@ def sdk_flow(flow: Record) -> Record:
         "edges": flow.get("edges") or [],
         "variables": flow.get("variables"),
         "metadata": flow.get("metadata"),
-        "createdAt": flow["created_at"],
-        "updatedAt": flow["updated_at"],
+        "createdAt": ms(flow["created_at"]),
+        "updatedAt": ms(flow["updated_at"]),
     }
 
 
-def server_flow(flow: Record) -> Record:
+def server_flow(flow: Record, *, t: Times = ms) -> Record:
     nodes = server_flow_nodes(flow)
     return drop_none(
         {
@@ -631,8 +683,8 @@ def server_flow(flow: Record) -> Record:
             "nodes": nodes,
             "is_active": flow["status"] == "active",
             "priority": flow.get("priority") or 0,
-            "created_at": flow["created_at"],
-            "updated_at": flow["updated_at"],
+            "created_at": t(flow["created_at"]),
+            "updated_at": t(flow["updated_at"]),
         }
     )
 

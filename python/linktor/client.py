@@ -34,8 +34,9 @@ Beyond the official SDK:
   (before sending anything): ``ai.agents.*`` (``list``, ``get``, ``create``, ``update``,
   ``delete``, ``invoke``, ``iter``), ``ai.embeddings.create``/``embed``,
   ``knowledge_bases.upload_document``, ``flows.execute``, ``analytics.get_dashboard``,
-  ``analytics.get_message_metrics`` and ``analytics.get_realtime``. ``auth.logout`` forgets the
-  token locally (the server's tokens are stateless).
+  ``analytics.get_message_metrics``, ``analytics.get_realtime`` and ``webhooks.*`` (the server
+  has no webhook management routes). ``auth.logout`` forgets the token locally (the server's
+  tokens are stateless).
 * ``on_token_refresh`` (a callable returning a new access token) is called on a 401, and the
   request is sent again once with the new token.
 * ``http_client=``: an ``httpx.Client``/``httpx.AsyncClient`` of yours (not closed by us).

@@ -187,9 +187,8 @@ def main() -> int:
         target = "within noise" if "off" in label else "info"
         ratio = without / with_filter
         print(f"| {label} | {_format(without)} | {_format(with_filter)} | {ratio:.3f} | {target} |")
-    print(
-        f"| streamed tokens: records filtered during a 20,000-token turn at DEBUG | | {records} | | 0 |"
-    )
+    turn = "streamed tokens: records filtered during a 20,000-token turn at DEBUG"
+    print(f"| {turn} | | {records} | | 0 |")
     return 0
 
 

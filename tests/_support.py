@@ -12,6 +12,10 @@ import base64
 import contextlib
 import hashlib
 import hmac
+import http.client
+import http.server
+import queue
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -147,3 +151,43 @@ TOLERANCE_ROWS: list[tuple[int, float, bool]] = [
     (-86400, 86400, True),
     (86401, 86400, False),
 ]
+
+
+# ------------------------------------------------------------------ a recording HTTP server
+
+
+class _RecordingHandler(http.server.BaseHTTPRequestHandler):
+    requests: queue.Queue[tuple[http.client.HTTPMessage, bytes]]
+    answer: tuple[int, str, bytes]
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        self.requests.put((self.headers, body))
+        status, content_type, content = self.answer
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(content)))
+        self.end_headers()
+        self.wfile.write(content)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def recording_http_server(
+    answer: tuple[int, str, bytes] = (200, "text/plain", b""),
+) -> Iterator[tuple[str, queue.Queue[tuple[http.client.HTTPMessage, bytes]]]]:
+    """A real HTTP server on 127.0.0.1 (a free port, its own thread) that answers every POST with
+    ``answer`` and queues each request's headers and body; stopped on exit."""
+    requests: queue.Queue[tuple[http.client.HTTPMessage, bytes]] = queue.Queue()
+    handler = type("Handler", (_RecordingHandler,), {"requests": requests, "answer": answer})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", requests
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()

@@ -7,15 +7,13 @@ relaywire identifies itself in ``User-Agent``.
 
 from __future__ import annotations
 
-import http.server
 import json
-import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from http import HTTPStatus
-from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
+from _support import recording_http_server
 from packaging.version import Version
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.http11 import Request, Response
@@ -42,48 +40,15 @@ def test_sdk_version_keeps_the_api_level_and_names_relaywire() -> None:
     assert Version(SDK_VERSION).public == "0.4.5"
 
 
-class _Recorder(http.server.BaseHTTPRequestHandler):
-    seen: list[dict[str, list[str]]]
-
-    def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        self.seen.append({k.lower(): self.headers.get_all(k) or [] for k in self.headers})
-        body = json.dumps({"ok": True, "execution_id": "e1", "status": "completed"}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-@pytest.fixture
-def http_recorder() -> Iterator[tuple[str, list[dict[str, list[str]]]]]:
-    seen: list[dict[str, list[str]]] = []
-    handler = type("Handler", (_Recorder,), {"seen": seen})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", seen
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
-
-
-async def test_http_requests_carry_the_official_header_shape(
-    http_recorder: tuple[str, list[dict[str, list[str]]]],
-) -> None:
-    url, seen = http_recorder
-    result = await run_webhook(WebhookRunInput(api_url=url, token="sk_wh_identity"))
+async def test_http_requests_carry_the_official_header_shape() -> None:
+    answer = json.dumps({"ok": True, "execution_id": "e1", "status": "completed"}).encode()
+    with recording_http_server((200, "application/json", answer)) as (url, requests):
+        result = await run_webhook(WebhookRunInput(api_url=url, token="sk_wh_identity"))
+        headers, _ = requests.get(timeout=10)
     assert result.execution_id == "e1"
-    (headers,) = seen
-    assert headers["x-daguito-client"] == [f"daguito-sdk-python/{SDK_VERSION}"]
-    assert headers["x-daguito-client-version"] == [SDK_VERSION]
-    assert headers["user-agent"] == [f"relaywire-python/{relaywire_version}"]
+    assert headers.get_all("X-Daguito-Client") == [f"daguito-sdk-python/{SDK_VERSION}"]
+    assert headers.get_all("X-Daguito-Client-Version") == [SDK_VERSION]
+    assert headers.get_all("User-Agent") == [f"relaywire-python/{relaywire_version}"]
 
 
 @pytest.fixture

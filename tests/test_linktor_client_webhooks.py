@@ -5,13 +5,13 @@ server has no webhook management and sends no webhooks: the server dialect refus
 from __future__ import annotations
 
 import asyncio
-import http.server
+import http.client
 import queue
-import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from _support import recording_http_server
 
 from linktor import LinktorAsyncClient, LinktorClient, NotFoundError, construct_event
 from linktor._dialect import UnsupportedOperationError
@@ -22,33 +22,13 @@ from relaywire.emulator import Emulator
 API_KEY = "lk_demo"
 
 
-class _Receiver(http.server.BaseHTTPRequestHandler):
-    deliveries: queue.Queue[tuple[dict[str, str], bytes]]
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        self.deliveries.put(({k.lower(): v for k, v in self.headers.items()}, body))
-        self.send_response(200)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
+Received = queue.Queue[tuple[http.client.HTTPMessage, bytes]]
 
 
 @pytest.fixture
-def receiver() -> Iterator[tuple[str, queue.Queue[tuple[dict[str, str], bytes]]]]:
-    deliveries: queue.Queue[tuple[dict[str, str], bytes]] = queue.Queue()
-    handler = type("Handler", (_Receiver,), {"deliveries": deliveries})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/hooks", deliveries
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+def receiver() -> Iterator[tuple[str, Received]]:
+    with recording_http_server() as (url, requests):
+        yield f"{url}/hooks", requests
 
 
 @pytest.fixture
@@ -95,13 +75,14 @@ def test_create_needs_a_url(emu: Emulator, url: Any) -> None:
 
 
 def test_signed_delivery_reaches_a_receiver_and_verifies(
-    base_url: str, receiver: tuple[str, queue.Queue[tuple[dict[str, str], bytes]]]
+    base_url: str, receiver: tuple[str, Received]
 ) -> None:
     url, deliveries = receiver
     with LinktorClient(base_url=base_url, api_key=API_KEY) as client:
         hook = client.webhooks.create(url, ["message.sent"])
         client.conversations.send_text("conv_demo", "signed, sealed, delivered")
-        headers, body = deliveries.get(timeout=10)
+        message, body = deliveries.get(timeout=10)
+        headers = {k.lower(): v for k, v in message.items()}
     assert verify_webhook(body, headers, hook.secret)
     assert not verify_webhook(body + b" ", headers, hook.secret)
     assert not verify_webhook(body, headers, "whsec_wrong")
@@ -126,7 +107,7 @@ def test_fractional_retry_delays_render_whole_seconds() -> None:
 
 
 def test_the_server_dialect_has_no_webhook_management(
-    emu: Emulator, receiver: tuple[str, queue.Queue[tuple[dict[str, str], bytes]]]
+    emu: Emulator, receiver: tuple[str, Received]
 ) -> None:
     url, _ = receiver
     with LinktorClient(base_url=emu.linktor_server_url) as client:

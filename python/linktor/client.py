@@ -53,6 +53,7 @@ from __future__ import annotations
 import os
 from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
+from typing import Any, Generic, TypeVar
 
 import httpx
 
@@ -223,7 +224,49 @@ def _default_api_key(api_key: str | None, access_token: str | None) -> str | Non
     return api_key
 
 
-class LinktorClient:
+C = TypeVar("C", bound="_ClientBase[Any]")
+HC = TypeVar("HC", HttpClient, AsyncHttpClient)
+
+
+class _ClientBase(Generic[HC]):
+    """What both clients do the same way around their HTTP client."""
+
+    _http: HC
+
+    def _attach(self) -> None:
+        raise NotImplementedError
+
+    def with_options(
+        self: C,
+        *,
+        timeout: float | httpx.Timeout | None = None,
+        max_retries: int | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> C:
+        """A copy with another ``timeout``, ``max_retries`` or extra ``headers`` (merged over
+        the defaults), for one call or a few: ``client.with_options(timeout=5).contacts.get(id)``.
+
+        Cheap (no I/O, no new connection pool): the copy sends on this client's pool, and
+        closing the copy leaves that pool to this client. Credentials are copied.
+        """
+        clone = object.__new__(type(self))
+        clone._http = self._http._derive(timeout, max_retries, headers)
+        clone._attach()
+        return clone
+
+    @property
+    def rate_limit(self) -> RateLimit | None:
+        """The ``X-RateLimit-*`` headers (limit, remaining, reset) of the last response that
+        carried them, or None."""
+        return self._http.rate_limit
+
+    @property
+    def dialect(self) -> Dialect:
+        """The protocol this client speaks (``Dialect.SDK`` or ``Dialect.SERVER``)."""
+        return self._http.dialect
+
+
+class LinktorClient(_ClientBase[HttpClient]):
     """The blocking Linktor client.
 
     Constructing it does no I/O (connections open on the first request). ``timeout`` is a
@@ -274,35 +317,6 @@ class LinktorClient:
         self.vre = VREResource(http)
         self.webhooks = WebhooksResource(http)
 
-    def with_options(
-        self,
-        *,
-        timeout: float | httpx.Timeout | None = None,
-        max_retries: int | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> LinktorClient:
-        """A copy with another ``timeout``, ``max_retries`` or extra ``headers`` (merged over
-        the defaults), for one call or a few: ``client.with_options(timeout=5).contacts.get(id)``.
-
-        Cheap (no I/O, no new connection pool): the copy sends on this client's pool, and
-        :meth:`close` on the copy leaves that pool to this client. Credentials are copied.
-        """
-        clone = object.__new__(type(self))
-        clone._http = self._http._derive(timeout, max_retries, headers)
-        clone._attach()
-        return clone
-
-    @property
-    def rate_limit(self) -> RateLimit | None:
-        """The ``X-RateLimit-*`` headers (limit, remaining, reset) of the last response that
-        carried them, or None."""
-        return self._http.rate_limit
-
-    @property
-    def dialect(self) -> Dialect:
-        """The protocol this client speaks (``Dialect.SDK`` or ``Dialect.SERVER``)."""
-        return self._http.dialect
-
     @property
     def on_token_refresh(self) -> Callable[[], str] | None:
         return self._http.on_token_refresh
@@ -338,7 +352,7 @@ class LinktorClient:
         return f"<LinktorClient base_url={self._http.base_url!r} dialect={self.dialect.value!r}>"
 
 
-class LinktorAsyncClient:
+class LinktorAsyncClient(_ClientBase[AsyncHttpClient]):
     """The asyncio Linktor client: the same resources and methods as :class:`LinktorClient`,
     as coroutines (``await client.conversations.list()``; ``async for`` over ``iter``).
 
@@ -387,29 +401,6 @@ class LinktorAsyncClient:
         self.analytics = AsyncAnalyticsResource(http)
         self.vre = AsyncVREResource(http)
         self.webhooks = AsyncWebhooksResource(http)
-
-    def with_options(
-        self,
-        *,
-        timeout: float | httpx.Timeout | None = None,
-        max_retries: int | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> LinktorAsyncClient:
-        """A copy with another ``timeout``, ``max_retries`` or extra ``headers``, sharing this
-        client's connection pools (see :meth:`LinktorClient.with_options`)."""
-        clone = object.__new__(type(self))
-        clone._http = self._http._derive(timeout, max_retries, headers)
-        clone._attach()
-        return clone
-
-    @property
-    def rate_limit(self) -> RateLimit | None:
-        """The ``X-RateLimit-*`` headers of the last response that carried them, or None."""
-        return self._http.rate_limit
-
-    @property
-    def dialect(self) -> Dialect:
-        return self._http.dialect
 
     def set_api_key(self, api_key: str) -> None:
         self._http.set_api_key(api_key)

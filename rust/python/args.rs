@@ -118,10 +118,6 @@ impl HeaderValue<'_> {
     pub fn is_invalid(&self) -> bool {
         matches!(self, Self::Invalid(_))
     }
-
-    pub fn to_owned_bytes(&self) -> Option<Vec<u8>> {
-        self.as_option().map(<[u8]>::to_vec)
-    }
 }
 
 fn header_bytes<'a>(value: &'a Bound<'_, PyAny>) -> Option<&'a [u8]> {
@@ -244,6 +240,152 @@ pub fn lookup_headers<'py, const N: usize>(
             _ => HeaderValue::Absent,
         }
     }))
+}
+
+/// The names of a scheme's header slots as interned Python strings (see
+/// [`crate::scheme::Slot`]), made once per verifier.
+pub struct SlotNames {
+    slots: Vec<Vec<Py<PyString>>>,
+}
+
+impl SlotNames {
+    pub fn new(py: Python<'_>, slots: &[crate::scheme::Slot]) -> Self {
+        let slots = slots
+            .iter()
+            .map(|names| names.iter().map(|name| PyString::intern(py, name).unbind()).collect())
+            .collect();
+        Self { slots }
+    }
+}
+
+/// What a slot lookup found: the index of the name it was found under (0 when absent) and
+/// the value.
+pub type SlotValue<'py> = (usize, HeaderValue<'py>);
+
+/// Looks up every slot: a slot takes the value of its first name that is present, preferred
+/// names first. Mappings are asked for the preferred names by `get` (dicts exactly, header
+/// classes case-insensitively); only when one is missing are all entries scanned for every
+/// name of the missing slots, case-insensitively. An iterable of pairs is read once.
+pub fn lookup_slots<'py>(
+    headers: &Bound<'py, PyAny>,
+    names: &SlotNames,
+) -> PyResult<Vec<SlotValue<'py>>> {
+    let py = headers.py();
+    let slots = &names.slots;
+    let mut found: Vec<Option<(usize, Bound<'py, PyAny>)>> = vec![None; slots.len()];
+    let items = pyo3::intern!(py, "items");
+    let dict = headers.cast::<PyDict>().ok();
+    let mapping = dict.is_none() && headers.hasattr(items)?;
+    if let Some(dict) = dict {
+        for (slot, names) in found.iter_mut().zip(slots) {
+            *slot = dict.get_item(names[0].bind(py))?.filter(|v| !v.is_none()).map(|v| (0, v));
+        }
+    } else if mapping {
+        for (slot, names) in found.iter_mut().zip(slots) {
+            let value = headers.call_method1(pyo3::intern!(py, "get"), (names[0].bind(py),))?;
+            *slot = (!value.is_none()).then_some((0, value));
+        }
+    }
+    if found.iter().any(Option::is_none) {
+        // name index -> (slot, preference); the first pair under a name wins.
+        let mut wanted: Vec<(usize, usize, &str)> = Vec::new();
+        for (slot, names) in slots.iter().enumerate().filter(|(i, _)| found[*i].is_none()) {
+            for (preference, name) in names.iter().enumerate() {
+                wanted.push((slot, preference, name.bind(py).to_str()?));
+            }
+        }
+        let mut hits: Vec<Option<Bound<'py, PyAny>>> = vec![None; wanted.len()];
+        let mut note = |name: &[u8], value: Bound<'py, PyAny>| {
+            for (hit, (_, _, wanted)) in hits.iter_mut().zip(&wanted) {
+                if hit.is_none() && name.eq_ignore_ascii_case(wanted.as_bytes()) {
+                    *hit = Some(value);
+                    return;
+                }
+            }
+        };
+        if let Some(dict) = dict {
+            for (name, value) in dict.iter() {
+                if let Some(name) = header_bytes(&name) {
+                    note(name, value);
+                }
+            }
+        } else {
+            let pairs = if mapping { headers.call_method0(items)? } else { headers.clone() };
+            for pair in pairs.try_iter()? {
+                let (name, value) = header_pair(&pair?)?;
+                if let Some(name) = header_bytes(&name) {
+                    note(name, value);
+                }
+            }
+        }
+        for (hit, (slot, preference, _)) in hits.into_iter().zip(&wanted) {
+            let hit = hit.filter(|v| !v.is_none());
+            if let (Some(value), None) = (hit, &found[*slot]) {
+                found[*slot] = Some((*preference, value));
+            }
+        }
+    }
+    Ok(found
+        .into_iter()
+        .zip(slots)
+        .map(|(value, names)| match value {
+            Some((preference, value)) => {
+                (preference, header_value(names[preference].bind(py), value))
+            }
+            None => (0, HeaderValue::Absent),
+        })
+        .collect())
+}
+
+/// `now` for a batch: the clock, one time for all, or one time per item.
+#[derive(Debug, Clone)]
+pub enum BatchNow {
+    Clock,
+    Fixed(f64),
+    PerItem(Vec<f64>),
+}
+
+impl BatchNow {
+    /// `None`, a number, or an iterable of numbers (one per item).
+    pub fn from_arg(now: Option<&Bound<'_, PyAny>>, count: usize) -> PyResult<Self> {
+        let Some(now) = now.filter(|n| !n.is_none()) else {
+            return Ok(Self::Clock);
+        };
+        if let Ok(seconds) = now.extract::<f64>() {
+            return Ok(Self::Fixed(seconds));
+        }
+        let times: Vec<f64> = now
+            .try_iter()
+            .map_err(|_| {
+                PyTypeError::new_err(format!(
+                    "now must be a number of seconds or one per payload, not {}",
+                    type_name(now)
+                ))
+            })?
+            .map(|item| item?.extract::<f64>())
+            .collect::<PyResult<_>>()?;
+        if times.len() != count {
+            return Err(PyValueError::new_err(format!(
+                "got {count} payloads but {} times in now",
+                times.len()
+            )));
+        }
+        Ok(Self::PerItem(times))
+    }
+
+    /// The windows of every item; `None` throughout when `tolerance` is `None`.
+    pub fn windows(&self, tolerance: Option<f64>, count: usize) -> PyResult<Vec<Option<Window>>> {
+        let Some(tolerance) = tolerance else {
+            return Ok(vec![None; count]);
+        };
+        match self {
+            Self::Clock => Ok(vec![Some(window(tolerance, None)?); count]),
+            Self::Fixed(now) => Ok(vec![Some(window(tolerance, Some(*now))?); count]),
+            Self::PerItem(times) => {
+                times.iter().map(|now| window(tolerance, Some(*now)).map(Some)).collect()
+            }
+        }
+    }
 }
 
 /// The window `now ± tolerance` in nanoseconds. `now` defaults to the system clock; both

@@ -5,6 +5,7 @@ mod envelope;
 mod framed;
 mod model;
 mod objects;
+mod schemes;
 mod stream;
 mod webhooks;
 
@@ -17,6 +18,9 @@ mod _native {
         linktor_signature, verify_linktor, verify_linktor_request, HmacVerifier, LinktorVerifier,
         StandardWebhook,
     };
+
+    #[pymodule_export]
+    use super::schemes::{Discord, GitHub, Linear, Meta, Shopify, Slack, Stripe, Twilio};
 
     #[pymodule_export]
     use super::stream::StreamDecoder;

@@ -544,9 +544,23 @@ fn query_values<const N: usize>(
         let text = text.strip_prefix(b"?").unwrap_or(text);
         return Ok(names.map(|name| crate::form::first(text, name.as_bytes()).map(Cow::into_owned)));
     }
+    let get = pyo3::intern!(params.py(), "get");
+    if !params.hasattr(get)? {
+        return Err(PyTypeError::new_err(format!(
+            "params must be a query string or a mapping, not {}",
+            type_name(params)
+        )));
+    }
     let mut values: [Option<Vec<u8>>; N] = std::array::from_fn(|_| None);
     for (value, name) in values.iter_mut().zip(names) {
-        let found = params.call_method1(pyo3::intern!(params.py(), "get"), (name,))?;
+        let mut found = params.call_method1(get, (name,))?;
+        // `parse_qs` gives a list per name: its first value counts.
+        if found.is_instance_of::<PyList>() || found.is_instance_of::<PyTuple>() {
+            found = match collect(&found)?.into_iter().next() {
+                Some(first) => first,
+                None => continue,
+            };
+        }
         if !found.is_none() {
             let text = text_bytes(&found, name)?
                 .ok_or_else(|| ChallengeError::new_err(format!("{name:?} has no UTF-8 form")))?;

@@ -5,6 +5,7 @@
 //! with the `python` feature, which maturin enables when it builds `relaywire._native`.
 
 pub mod batch;
+pub mod columns;
 pub mod daguito;
 pub mod datetime;
 pub mod ed25519;

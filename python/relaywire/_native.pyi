@@ -37,6 +37,8 @@ __all__ = [
     "TimestampOutOfToleranceError",
     "Twilio",
     "WebhookVerificationError",
+    "_arrow_slots",
+    "_verify_arrow_batch",
     "linktor_signature",
     "verify_linktor",
     "verify_linktor_request",
@@ -326,6 +328,22 @@ class HmacVerifier:
     def verify_many(
         self, payloads: Iterable[_Body], signatures: Iterable[_Signature]
     ) -> list[bool]: ...
+
+#: A binary column as relaywire._arrow hands it over: (large, offset, validity, offsets, data),
+#: the last three being pyarrow buffers (validity may be None).
+_ArrowColumn: TypeAlias = tuple[bool, int, Any, Any, Any]
+
+def _arrow_slots(verifier: object) -> list[list[str]]: ...
+def _verify_arrow_batch(
+    verifier: object,
+    length: int,
+    body: _ArrowColumn,
+    slots: list[list[tuple[int, _ArrowColumn]]],
+    url: _ArrowColumn | None,
+    times: tuple[int, Any, Any] | None,
+    tolerance: float | None,
+    now: float | None,
+) -> bytes: ...
 
 # ----------------------------------------------------------------------- Daguito stream decoding
 

@@ -30,6 +30,7 @@ release the GIL, spread large batches over all cores and verify Ed25519 signatur
 single verifications stay on the calling thread. :func:`verify_arrow` verifies Arrow tables.
 """
 
+from relaywire._arrow import verify_arrow
 from relaywire._native import (
     DEFAULT_TOLERANCE,
     LINKTOR_SIGNATURE_HEADER,
@@ -90,6 +91,7 @@ __all__ = [
     "Twilio",
     "WebhookVerificationError",
     "linktor_signature",
+    "verify_arrow",
     "verify_linktor",
     "verify_linktor_request",
 ]

@@ -1,6 +1,7 @@
 //! The pyo3 layer: converts Python arguments at the edge and calls the plain-Rust schemes.
 
 mod args;
+mod arrow;
 mod envelope;
 mod framed;
 mod model;
@@ -18,6 +19,9 @@ mod _native {
         linktor_signature, verify_linktor, verify_linktor_request, HmacVerifier, LinktorVerifier,
         StandardWebhook,
     };
+
+    #[pymodule_export]
+    use super::arrow::{_arrow_slots, _verify_arrow_batch};
 
     #[pymodule_export]
     use super::schemes::{Discord, GitHub, Linear, Meta, Shopify, Slack, Stripe, Twilio};

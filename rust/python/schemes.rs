@@ -343,7 +343,7 @@ macro_rules! scheme_class {
         $(#[$meta])*
         #[pyclass(frozen, module = "relaywire._native")]
         pub struct $class {
-            verifier: Verifier<$scheme>,
+            pub(super) verifier: Verifier<$scheme>,
         }
 
         #[pymethods]
@@ -402,7 +402,7 @@ macro_rules! scheme_class {
         $(#[$meta])*
         #[pyclass(frozen, module = "relaywire._native")]
         pub struct $class {
-            verifier: Verifier<$scheme>,
+            pub(super) verifier: Verifier<$scheme>,
         }
 
         #[pymethods]
@@ -632,7 +632,7 @@ scheme_class! {
 /// Twilio: `X-Twilio-Signature`, base64 HMAC-SHA1 of the URL and the sorted form parameters.
 #[pyclass(frozen, module = "relaywire._native")]
 pub struct Twilio {
-    verifier: Verifier<TwilioKeys>,
+    pub(super) verifier: Verifier<TwilioKeys>,
 }
 
 #[pymethods]

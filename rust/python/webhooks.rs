@@ -339,7 +339,7 @@ pub fn verify_linktor_request(
 /// A Linktor verifier keyed once, for receivers that verify every request.
 #[pyclass(frozen, module = "relaywire._native")]
 pub struct LinktorVerifier {
-    key: LinktorKey,
+    pub(super) key: LinktorKey,
 }
 
 #[pymethods]
@@ -393,7 +393,7 @@ impl LinktorVerifier {
 /// `v1a,<base64>` Ed25519 with `whsk_` secret keys and `whpk_` public keys).
 #[pyclass(frozen, module = "relaywire._native")]
 pub struct StandardWebhook {
-    verifier: Verifier<StandardKeys>,
+    pub(super) verifier: Verifier<StandardKeys>,
 }
 
 /// One key: raw HMAC key bytes, or the text of a `whsec_`, `whsk_` or `whpk_` key.

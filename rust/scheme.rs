@@ -12,6 +12,9 @@ use crate::timestamp::{Freshness, TimestampError, Window, NANOS};
 /// The names that fill one header slot, lowercase, preferred first.
 pub type Slot = &'static [&'static str];
 
+/// The most header slots a scheme has (callers keep slots in fixed arrays).
+pub const MAX_SLOTS: usize = 4;
+
 /// One header as found: the name it was found under and its value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Found<'a> {
@@ -235,6 +238,23 @@ mod tests {
         assert_eq!(check_fresh(Some(window), 989), Err(Rejection::TooOld));
         assert_eq!(check_fresh(None, i64::MIN), Ok(()));
         assert_eq!(check_fresh_nanos(Some(window), 1010 * NANOS + 1), Err(Rejection::TooNew));
+    }
+
+    #[test]
+    fn every_scheme_fits_the_slot_arrays() {
+        use crate::providers::{body, discord, linear, slack, stripe, twilio};
+        let counts = [
+            <crate::standard::StandardKeys as Scheme>::HEADERS.len(),
+            <crate::linktor::LinktorKey as Scheme>::HEADERS.len(),
+            <stripe::StripeKeys as Scheme>::HEADERS.len(),
+            <body::BodyKeys<body::Hub> as Scheme>::HEADERS.len(),
+            <body::BodyKeys<body::Shopify> as Scheme>::HEADERS.len(),
+            <slack::SlackKeys as Scheme>::HEADERS.len(),
+            <twilio::TwilioKeys as Scheme>::HEADERS.len(),
+            <linear::LinearKeys as Scheme>::HEADERS.len(),
+            <discord::DiscordKeys as Scheme>::HEADERS.len(),
+        ];
+        assert!(counts.iter().all(|&n| (1..=MAX_SLOTS).contains(&n)), "{counts:?}");
     }
 
     #[test]

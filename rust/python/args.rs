@@ -9,6 +9,7 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyString, PyTuple};
 
+use crate::scheme::MAX_SLOTS;
 use crate::timestamp::{nanos_from_seconds, Window};
 
 /// Header values longer than this are refused rather than hashed or compared.
@@ -269,10 +270,12 @@ pub type SlotValue<'py> = (usize, HeaderValue<'py>);
 pub fn lookup_slots<'py>(
     headers: &Bound<'py, PyAny>,
     names: &SlotNames,
-) -> PyResult<Vec<SlotValue<'py>>> {
+) -> PyResult<SlotValues<'py>> {
     let py = headers.py();
     let slots = &names.slots;
-    let mut found: Vec<Option<(usize, Bound<'py, PyAny>)>> = vec![None; slots.len()];
+    // A fixed array: every scheme has at most MAX_SLOTS slots, and this runs per request.
+    let mut found: [Option<(usize, Bound<'py, PyAny>)>; MAX_SLOTS] = std::array::from_fn(|_| None);
+    let found = &mut found[..slots.len()];
     let items = pyo3::intern!(py, "items");
     let dict = headers.cast::<PyDict>().ok();
     let mapping = dict.is_none() && headers.hasattr(items)?;
@@ -325,16 +328,26 @@ pub fn lookup_slots<'py>(
             }
         }
     }
-    Ok(found
-        .into_iter()
-        .zip(slots)
-        .map(|(value, names)| match value {
-            Some((preference, value)) => {
-                (preference, header_value(names[preference].bind(py), value))
-            }
-            None => (0, HeaderValue::Absent),
-        })
-        .collect())
+    let mut values =
+        SlotValues { values: std::array::from_fn(|_| (0, HeaderValue::Absent)), len: slots.len() };
+    for ((slot, value), names) in values.values.iter_mut().zip(found.iter_mut()).zip(slots) {
+        if let Some((preference, value)) = value.take() {
+            *slot = (preference, header_value(names[preference].bind(py), value));
+        }
+    }
+    Ok(values)
+}
+
+/// The slots a lookup found, in a fixed array (no allocation per request).
+pub struct SlotValues<'py> {
+    values: [SlotValue<'py>; MAX_SLOTS],
+    len: usize,
+}
+
+impl<'py> SlotValues<'py> {
+    pub fn as_slice(&self) -> &[SlotValue<'py>] {
+        &self.values[..self.len]
+    }
 }
 
 /// `now` for a batch: the clock, one time for all, or one time per item.

@@ -11,7 +11,7 @@ use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
 use super::args::{
     batch_body, check_same_length, collect, lookup_slots, text_bytes, type_name, window, with_body,
-    BatchNow, BodyError, HeaderValue, SlotNames, SlotValue,
+    BatchNow, BodyError, HeaderValue, SlotNames, SlotValues,
 };
 use super::webhooks::{
     body_error, rejection_error, signing_body_error, timestamp_arg, ChallengeError,
@@ -27,7 +27,7 @@ use crate::providers::meta;
 use crate::providers::slack::SlackKeys;
 use crate::providers::stripe::StripeKeys;
 use crate::providers::twilio::TwilioKeys;
-use crate::scheme::{verify_chunk, Delivery, Found, Rejection, Scheme};
+use crate::scheme::{verify_chunk, Delivery, Found, Rejection, Scheme, MAX_SLOTS};
 use crate::timestamp::Window;
 
 /// A scheme's keys with the interned names of its header slots.
@@ -37,7 +37,7 @@ pub struct Verifier<S> {
 }
 
 /// One delivery's headers as found, before they are checked.
-struct FoundSlots<'py>(Vec<SlotValue<'py>>);
+struct FoundSlots<'py>(SlotValues<'py>);
 
 impl<'py> FoundSlots<'py> {
     fn read(headers: &Bound<'py, PyAny>, names: &SlotNames) -> PyResult<Self> {
@@ -46,20 +46,21 @@ impl<'py> FoundSlots<'py> {
 
     /// Why a present header cannot be used, if one cannot.
     fn invalid(&self) -> Option<&str> {
-        self.0.iter().find_map(|(_, value)| match value {
+        self.0.as_slice().iter().find_map(|(_, value)| match value {
             HeaderValue::Invalid(why) => Some(why.as_str()),
             _ => None,
         })
     }
 
-    fn borrowed<S: Scheme>(&self) -> Vec<Option<Found<'_>>> {
-        self.0
-            .iter()
-            .zip(S::HEADERS)
-            .map(|((preference, value), names)| {
-                value.as_option().map(|value| Found { name: names[*preference], value })
-            })
-            .collect()
+    /// The slots as a scheme reads them, in a fixed array; the first `S::HEADERS.len()` count.
+    fn borrowed<S: Scheme>(&self) -> [Option<Found<'_>>; MAX_SLOTS] {
+        let mut found = [None; MAX_SLOTS];
+        for ((slot, (preference, value)), names) in
+            found.iter_mut().zip(self.0.as_slice()).zip(S::HEADERS)
+        {
+            *slot = value.as_option().map(|value| Found { name: names[*preference], value });
+        }
+        found
     }
 
     /// Owned copies, to verify without the GIL; the reason when a header is unusable.
@@ -67,12 +68,9 @@ impl<'py> FoundSlots<'py> {
         if let Some(why) = self.invalid() {
             return Err(why.to_owned());
         }
-        Ok(OwnedSlots(
-            self.borrowed::<S>()
-                .into_iter()
-                .map(|f| f.map(|f| (f.name, f.value.to_vec())))
-                .collect(),
-        ))
+        let found = self.borrowed::<S>();
+        let owned = found[..S::HEADERS.len()].iter().map(|f| f.map(|f| (f.name, f.value.to_vec())));
+        Ok(OwnedSlots(owned.collect()))
     }
 }
 
@@ -154,11 +152,10 @@ impl<S: Scheme> Verifier<S> {
         }
         let url = url_bytes(url)?;
         let slots = found.borrowed::<S>();
-        with_body(payload, |body| {
-            self.scheme.verify(&Delivery { body, headers: &slots, url }, window)
-        })?
-        .map_err(body_error)?
-        .map_err(|rejection| rejection_error(&rejection))
+        let headers = &slots[..S::HEADERS.len()];
+        with_body(payload, |body| self.scheme.verify(&Delivery { body, headers, url }, window))?
+            .map_err(body_error)?
+            .map_err(|rejection| rejection_error(&rejection))
     }
 
     /// The outcome of every delivery, in order: read under the GIL, checked without it, on

@@ -48,6 +48,7 @@ _OPTIONAL_SLOTS: dict[type, frozenset[int]] = {_native.LinktorVerifier: frozense
 def _pyarrow() -> Any:
     try:
         import pyarrow
+        import pyarrow.compute  # a submodule: pyarrow does not import it
     except ImportError:
         raise ImportError("verify_arrow needs pyarrow: pip install 'relaywire[arrow]'") from None
     return pyarrow

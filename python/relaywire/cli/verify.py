@@ -293,7 +293,7 @@ def _header(headers: Any, name: str) -> str | None:
     return None
 
 
-@dataclass
+@dataclass(slots=True)
 class Delivery:
     """One archived delivery, as read from a line or a sink."""
 
@@ -331,36 +331,41 @@ def _from_line(number: int, line: bytes) -> Delivery:
         item = orjson.loads(line)
     except orjson.JSONDecodeError as exc:
         raise Malformed(f"not JSON ({exc})") from None
-    if not isinstance(item, dict):
+    if type(item) is not dict:
         raise Malformed("not a JSON object")
     headers = item.get("headers")
-    if isinstance(headers, list):
-        if not all(isinstance(p, list) and len(p) == 2 for p in headers):
+    if type(headers) is not dict:
+        if not isinstance(headers, list) or not all(
+            isinstance(p, list) and len(p) == 2 for p in headers
+        ):
             raise Malformed("headers must be an object or a list of [name, value] pairs")
         headers = [tuple(p) for p in headers]
-    elif not isinstance(headers, dict):
-        raise Malformed("headers must be an object or a list of [name, value] pairs")
-    if isinstance(item.get("body"), str):
-        body = item["body"].encode("utf-8", "surrogatepass")
-    elif isinstance(item.get("body_base64"), str):
+    body = item.get("body")
+    if type(body) is str:
+        body = body.encode("utf-8", "surrogatepass")
+    else:
+        encoded = item.get("body_base64")
+        if not isinstance(encoded, str):
+            raise Malformed("no body (a string) or body_base64")
         try:
-            body = base64.b64decode(item["body_base64"], validate=True)
+            body = base64.b64decode(encoded, validate=True)
         except ValueError:
             raise Malformed("body_base64 is not base64") from None
-    else:
-        raise Malformed("no body (a string) or body_base64")
     source, url, ident = item.get("source"), item.get("url"), item.get("id")
-    if not isinstance(source, (str, type(None))) or not isinstance(url, (str, type(None))):
+    if (source is not None and type(source) is not str) or (
+        url is not None and type(url) is not str
+    ):
         raise Malformed("source and url must be strings")
+    received = item.get("received_at")
     return Delivery(
         number,
         f"line {number}",
         source,
         headers,
         body,
-        _received_at(item.get("received_at")),
+        None if received is None else _received_at(received),
         url,
-        ident if isinstance(ident, str) else None,
+        ident if type(ident) is str else None,
     )
 
 
@@ -387,23 +392,34 @@ class Progress:
         self.stream.flush()
 
 
+_READ_SIZE = 4 * 1024 * 1024
+
+
 def _lines(archive: str) -> tuple[Iterator[tuple[int, bytes]], Callable[[], int | None]]:
-    """The archive's non-blank lines with their numbers, and how many bytes were read so far."""
+    """The archive's non-blank lines with their numbers (read a few MiB at a time), and how
+    many bytes have been read so far."""
     handle = sys.stdin.buffer if archive == "-" else open(archive, "rb")  # noqa: SIM115
+    done = [0]
 
     def lines() -> Iterator[tuple[int, bytes]]:
+        number = 0
+        rest = b""
         with handle:
-            for number, line in enumerate(handle, start=1):
-                if line.strip():
-                    yield number, line
+            while True:
+                block = handle.read(_READ_SIZE)
+                if not block:
+                    break
+                done[0] += len(block)
+                pieces = (rest + block).split(b"\n")
+                rest = pieces.pop()
+                for line in pieces:
+                    number += 1
+                    if line.strip():
+                        yield number, line
+            if rest.strip():
+                yield number + 1, rest
 
-    def position() -> int | None:
-        try:
-            return handle.tell()
-        except (OSError, ValueError):
-            return None
-
-    return lines(), position
+    return lines(), lambda: done[0]
 
 
 def _from_sink(url: str) -> Iterator[Delivery]:
@@ -434,26 +450,23 @@ def _from_sink(url: str) -> Iterator[Delivery]:
 class Tally:
     """Counts per source and per failure cause, and the earliest failures in archive order."""
 
-    per_source: dict[str, Counter[str]] = field(default_factory=dict)
+    per_source: dict[str, list[int]] = field(default_factory=dict)  # name -> [passed, failed]
     causes: Counter[str] = field(default_factory=Counter)
     total: int = 0
     _earliest: list[tuple[int, str]] = field(default_factory=list)  # a max-heap on -order
 
-    def add(
-        self,
-        order: int,
-        source: str,
-        where: str,
-        ident: str | None,
-        cause: str | None,
-        detail: str = "",
+    def passed(self, source: str, count: int) -> None:
+        self.total += count
+        self.per_source.setdefault(source, [0, 0])[0] += count
+
+    def failed(
+        self, order: int, source: str, where: str, ident: str | None, cause: str, detail: str = ""
     ) -> None:
         self.total += 1
-        counts = self.per_source.setdefault(source, Counter())
-        counts["passed" if cause is None else "failed"] += 1
-        if cause is None:
-            return
+        self.per_source.setdefault(source, [0, 0])[1] += 1
         self.causes[cause] += 1
+        if len(self._earliest) == _SHOWN_FAILURES and -self._earliest[0][0] < order:
+            return  # later than every failure kept
         named = f"{source} {ident}" if ident else source
         text = f"  {where}: {named}: {cause}{f' ({detail})' if detail else ''}"
         heapq.heappush(self._earliest, (-order, text))
@@ -465,7 +478,7 @@ class Tally:
         return [text for _, text in sorted(self._earliest, reverse=True)]
 
     @property
-    def failed(self) -> int:
+    def failures(self) -> int:
         return sum(self.causes.values())
 
 
@@ -503,12 +516,12 @@ class Batcher:
             name = delivery.source = next(iter(self.sources))
         source = self.sources.get(name) if name is not None else None
         if source is None:
-            self.tally.add(
+            self.tally.failed(
                 delivery.order, name or "(none)", delivery.where, delivery.id, UNKNOWN_SOURCE
             )
             return
         if source.max_body is not None and len(delivery.body) > source.max_body:
-            self.tally.add(delivery.order, source.name, delivery.where, delivery.id, TOO_LARGE)
+            self.tally.failed(delivery.order, source.name, delivery.where, delivery.id, TOO_LARGE)
             return
         timed = delivery.received_at is not None and not self.ignore_timestamps
         batch = self.pending.setdefault((source.name, timed), [])
@@ -528,9 +541,13 @@ class Batcher:
             [d.url or default_url for d in batch],
             [d.received_at for d in batch if d.received_at is not None] if timed else None,
         )
+        failed = 0
         for delivery, cause in zip(batch, causes, strict=True):
-            ident = _delivery_id(source, delivery) if cause is not None else None
-            self.tally.add(delivery.order, name, delivery.where, ident, cause)
+            if cause is not None:
+                failed += 1
+                ident = _delivery_id(source, delivery)
+                self.tally.failed(delivery.order, name, delivery.where, ident, cause)
+        self.tally.passed(name, len(batch) - failed)
 
     def flush_all(self) -> None:
         for name, timed in list(self.pending):
@@ -546,16 +563,14 @@ def _report(tally: Tally, archive: str, seconds: float, out: IO[str]) -> None:
         width = max(6, *(len(name) for name in tally.per_source))
         out.write(f"{'source':<{width}}  {'total':>12}  {'passed':>12}  {'failed':>12}\n")
         for name in sorted(tally.per_source):
-            counts = tally.per_source[name]
-            total = counts["passed"] + counts["failed"]
-            out.write(
-                f"{name:<{width}}  {total:>12,}  {counts['passed']:>12,}  {counts['failed']:>12,}\n"
-            )
+            passed, failed = tally.per_source[name]
+            total = passed + failed
+            out.write(f"{name:<{width}}  {total:>12,}  {passed:>12,}  {failed:>12,}\n")
     if tally.causes:
         out.write("failures by cause:\n")
         for cause, count in tally.causes.most_common():
             out.write(f"  {cause:<32} {count:>12,}\n")
-        out.write(f"first failures ({len(tally.shown)} of {tally.failed:,}):\n")
+        out.write(f"first failures ({len(tally.shown)} of {tally.failures:,}):\n")
         out.write("\n".join(tally.shown) + "\n")
     else:
         out.write("every delivery verified\n")
@@ -579,9 +594,9 @@ def verify_archive(
     else:
         lines, position = _lines(archive)
         deliveries = _parsed(lines, tally)
-    for delivery in deliveries:
+    for read, delivery in enumerate(deliveries, start=1):
         batcher.add(delivery)
-        if progress is not None and tally.total % 1024 == 0:
+        if progress is not None and read % 4096 == 0:
             progress.update(tally.total, position())
     batcher.flush_all()
     if progress is not None:
@@ -594,7 +609,7 @@ def _parsed(lines: Iterable[tuple[int, bytes]], tally: Tally) -> Iterator[Delive
         try:
             yield _from_line(number, line)
         except Malformed as exc:
-            tally.add(number, "(unreadable)", f"line {number}", None, MALFORMED, str(exc))
+            tally.failed(number, "(unreadable)", f"line {number}", None, MALFORMED, str(exc))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -621,4 +636,4 @@ def run(args: argparse.Namespace) -> int:
         )
         return 2
     _report(tally, args.archive, time.perf_counter() - started, sys.stdout)
-    return 1 if tally.failed else 0
+    return 1 if tally.failures else 0

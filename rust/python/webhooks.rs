@@ -7,19 +7,19 @@ use std::rc::Rc;
 
 use pyo3::create_exception;
 use pyo3::exceptions::{PyException, PyTypeError, PyValueError};
-use pyo3::intern;
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::PyBytes;
 
 use super::args::{
-    batch_body, check_same_length, collect, lookup_headers, text_bytes, type_name, window_args,
-    with_body, BodyError, MAX_HEADER_BYTES,
+    batch_body, check_same_length, collect, lookup_slots, text_bytes, type_name, window_args,
+    with_body, BodyError, SlotNames, MAX_HEADER_BYTES,
 };
 use super::schemes::{each_secret, errors, passed, Verifier};
 use crate::batch::{check_batch, each, is_large, CHUNK, PER_ITEM_WORK};
 use crate::generic::{GenericKey, TagEncoding};
 use crate::linktor::{self, LinktorKey};
-use crate::scheme::Rejection;
+use crate::scheme::{Rejection, Scheme};
 use crate::standard::{self, StandardKey, StandardKeys};
 
 create_exception!(
@@ -269,13 +269,15 @@ fn linktor_verify_request(
     tolerance: f64,
     now: Option<f64>,
 ) -> PyResult<bool> {
+    static NAMES: PyOnceLock<SlotNames> = PyOnceLock::new();
     let py = headers.py();
     // The clock is read only if there is a timestamp to check.
     let window = window_args(tolerance, now)?;
-    let [signature, timestamp] = lookup_headers(
-        headers,
-        [intern!(py, linktor::SIGNATURE_HEADER), intern!(py, linktor::TIMESTAMP_HEADER)],
-    )?;
+    let names = NAMES.get_or_init(py, || SlotNames::new(py, <LinktorKey as Scheme>::HEADERS));
+    let found = lookup_slots(headers, names)?;
+    let [(_, signature), (_, timestamp)] = found.as_slice() else {
+        unreachable!("the Linktor scheme reads two headers")
+    };
     if signature.is_invalid() || timestamp.is_invalid() {
         return Ok(false);
     }

@@ -8,8 +8,10 @@ use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
 use super::args::{type_name, window};
-use super::schemes::{Discord, GitHub, Linear, Meta, Shopify, Slack, Stripe, Twilio};
-use super::webhooks::{LinktorVerifier, StandardWebhook};
+use super::schemes::{
+    Discord, GitHub, Linear, Meta, Shopify, Slack, StandardWebhook, Stripe, Twilio,
+};
+use super::webhooks::LinktorVerifier;
 use crate::batch::CHUNK;
 use crate::columns::{pack_bits, BinaryColumn, ColumnError, Columns, FloatColumn, Times};
 use crate::scheme::Scheme;

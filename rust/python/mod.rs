@@ -17,14 +17,15 @@ mod _native {
     #[pymodule_export]
     use super::webhooks::{
         linktor_signature, verify_linktor, verify_linktor_request, HmacVerifier, LinktorVerifier,
-        StandardWebhook,
     };
 
     #[pymodule_export]
     use super::arrow::{_arrow_slots, _verify_arrow_batch};
 
     #[pymodule_export]
-    use super::schemes::{Discord, GitHub, Linear, Meta, Shopify, Slack, Stripe, Twilio};
+    use super::schemes::{
+        Discord, GitHub, Linear, Meta, Shopify, Slack, StandardWebhook, Stripe, Twilio,
+    };
 
     #[pymodule_export]
     use super::stream::StreamDecoder;

@@ -14,8 +14,8 @@ use super::args::{
     BatchNow, BodyError, HeaderValue, SlotNames, SlotValues,
 };
 use super::webhooks::{
-    body_error, rejection_error, signing_body_error, timestamp_arg, ChallengeError,
-    InvalidHeaderError, InvalidSecretError, WebhookVerificationError,
+    body_error, non_empty_secret, rejection_error, secret_bytes, signing_body_error, timestamp_arg,
+    ChallengeError, InvalidHeaderError, InvalidSecretError, WebhookVerificationError,
 };
 use crate::batch::{check_batch, is_large, CHUNK, PER_ITEM_WORK};
 use crate::ed25519::PublicKey;
@@ -28,6 +28,7 @@ use crate::providers::slack::SlackKeys;
 use crate::providers::stripe::StripeKeys;
 use crate::providers::twilio::TwilioKeys;
 use crate::scheme::{verify_chunk, Delivery, Found, Rejection, Scheme, MAX_SLOTS};
+use crate::standard::{StandardKey, StandardKeys};
 use crate::timestamp::Window;
 
 /// A scheme's keys with the interned names of its header slots.
@@ -134,6 +135,28 @@ fn url_bytes<'a>(url: Option<&'a Bound<'_, PyAny>>) -> PyResult<Option<&'a [u8]>
 impl<S: Scheme> Verifier<S> {
     pub fn new(py: Python<'_>, scheme: S) -> Self {
         Self { scheme, names: SlotNames::new(py, S::HEADERS) }
+    }
+
+    /// A scheme keyed by one shared secret or a list of them (rotation), with `key`.
+    pub fn keyed(
+        py: Python<'_>,
+        secrets: &Bound<'_, PyAny>,
+        key: impl FnOnce(&[&[u8]]) -> Option<S>,
+    ) -> PyResult<Self> {
+        let secrets = each_secret(secrets, shared_secret)?;
+        let slices: Vec<&[u8]> = secrets.iter().map(Vec::as_slice).collect();
+        Ok(Self::new(py, key(&slices).ok_or_else(no_keys)?))
+    }
+
+    /// `sign` for the schemes that send one header: `{name: sign(keys, payload bytes)}`.
+    pub fn signed_header<'py>(
+        &self,
+        payload: &Bound<'py, PyAny>,
+        name: &str,
+        sign: impl FnOnce(&S, &[u8]) -> String,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let value = signed(payload, |body| sign(&self.scheme, body))?;
+        headers_dict(payload.py(), &[(name, &value)])
     }
 
     /// `verify`: `None`, or the exception naming the cause.
@@ -272,14 +295,6 @@ fn shared_secret(secret: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
     Ok(bytes.to_vec())
 }
 
-fn shared_secrets(secrets: &Bound<'_, PyAny>) -> PyResult<Vec<Vec<u8>>> {
-    each_secret(secrets, shared_secret)
-}
-
-fn as_slices(secrets: &[Vec<u8>]) -> Vec<&[u8]> {
-    secrets.iter().map(Vec::as_slice).collect()
-}
-
 /// An Ed25519 public key: 64 hex digits (`str`) or the 32 raw bytes.
 fn public_key(key: &Bound<'_, PyAny>) -> PyResult<PublicKey> {
     let bytes: Vec<u8> = if let Ok(text) = key.cast::<PyString>() {
@@ -404,7 +419,11 @@ macro_rules! scheme_class {
 
         #[pymethods]
         impl $class {
-            fn verify(&self, payload: &Bound<'_, PyAny>, headers: &Bound<'_, PyAny>) -> PyResult<()> {
+            fn verify(
+                &self,
+                payload: &Bound<'_, PyAny>,
+                headers: &Bound<'_, PyAny>,
+            ) -> PyResult<()> {
                 self.verifier.verify(payload, headers, None, None, None)
             }
 
@@ -414,7 +433,8 @@ macro_rules! scheme_class {
                 payloads: &Bound<'_, PyAny>,
                 headers_list: &Bound<'_, PyAny>,
             ) -> PyResult<Vec<bool>> {
-                let outcomes = self.verifier.verify_batch(py, payloads, headers_list, None, None, None)?;
+                let outcomes =
+                    self.verifier.verify_batch(py, payloads, headers_list, None, None, None)?;
                 Ok(passed(outcomes))
             }
 
@@ -424,7 +444,8 @@ macro_rules! scheme_class {
                 payloads: &Bound<'_, PyAny>,
                 headers_list: &Bound<'_, PyAny>,
             ) -> PyResult<Vec<Option<Py<PyAny>>>> {
-                let outcomes = self.verifier.verify_batch(py, payloads, headers_list, None, None, None)?;
+                let outcomes =
+                    self.verifier.verify_batch(py, payloads, headers_list, None, None, None)?;
                 Ok(errors(py, outcomes))
             }
 
@@ -438,27 +459,65 @@ macro_rules! scheme_class {
 }
 
 scheme_class! {
+    /// A Standard Webhooks verifier and signer (`webhook-id`, `webhook-timestamp`,
+    /// `webhook-signature`, or Svix's `svix-` names; `v1,<base64>` with `whsec_` secrets,
+    /// `v1a,<base64>` Ed25519 with `whsk_` secret keys and `whpk_` public keys).
+    StandardWebhook(StandardKeys), "secret", timed(300.0);
+
+    /// `secret` is `whsec_<base64>` (the prefix is optional) or the raw key as bytes, a
+    /// `whsk_` / `whpk_` Ed25519 key, or a list of any of them (rotation).
+    #[new]
+    fn new(py: Python<'_>, secret: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let keys = StandardKeys::new(each_secret(secret, standard_key)?).ok_or_else(no_keys)?;
+        Ok(Self { verifier: Verifier::new(py, keys) })
+    }
+
+    /// The `webhook-signature` value: one signature per key that signs, space-separated.
+    fn sign(
+        &self,
+        msg_id: &str,
+        timestamp: &Bound<'_, PyAny>,
+        payload: &Bound<'_, PyAny>,
+    ) -> PyResult<String> {
+        let keys = &self.verifier.scheme;
+        if !keys.can_sign() {
+            return Err(InvalidSecretError::new_err(
+                "a whpk_ public key verifies but cannot sign; sign with the whsk_ secret key",
+            ));
+        }
+        let timestamp = timestamp_arg(timestamp)?;
+        signed(payload, |body| keys.sign(msg_id.as_bytes(), timestamp, body))
+    }
+}
+
+/// One Standard Webhooks key: raw HMAC key bytes, or the text of a `whsec_`, `whsk_` or
+/// `whpk_` key.
+fn standard_key(key: &Bound<'_, PyAny>) -> PyResult<StandardKey> {
+    if let Ok(raw) = key.cast::<PyBytes>() {
+        return Ok(StandardKey::from_key_bytes(non_empty_secret(raw.as_any())?));
+    }
+    StandardKey::parse(secret_bytes(key)?).map_err(|e| InvalidSecretError::new_err(e.to_string()))
+}
+
+scheme_class! {
     /// Stripe: `Stripe-Signature: t=...,v1=...` over `"{t}.{body}"`, `whsec_` secret as is.
     Stripe(StripeKeys), "secret", timed(300.0);
 
     #[new]
     fn new(py: Python<'_>, secret: &Bound<'_, PyAny>) -> PyResult<Self> {
-        let secrets = shared_secrets(secret)?;
-        let scheme = StripeKeys::new(&as_slices(&secrets)).ok_or_else(no_keys)?;
-        Ok(Self { verifier: Verifier::new(py, scheme) })
+        Ok(Self { verifier: Verifier::keyed(py, secret, StripeKeys::new)? })
     }
 
     /// `{"Stripe-Signature": "t=...,v1=..."}`, one `v1` per secret.
     #[pyo3(signature = (payload, *, timestamp = None))]
     fn sign<'py>(
         &self,
-        py: Python<'py>,
         payload: &Bound<'py, PyAny>,
         timestamp: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyDict>> {
         let timestamp = signing_time(timestamp)?;
-        let value = signed(payload, |body| self.verifier.scheme.sign(body, timestamp))?;
-        headers_dict(py, &[("Stripe-Signature", &value)])
+        let sign = |keys: &StripeKeys, body: &[u8]| keys.sign(body, timestamp);
+        self.verifier.signed_header(payload, "Stripe-Signature", sign)
     }
 }
 
@@ -468,15 +527,12 @@ scheme_class! {
 
     #[new]
     fn new(py: Python<'_>, secret: &Bound<'_, PyAny>) -> PyResult<Self> {
-        let secrets = shared_secrets(secret)?;
-        let scheme = BodyKeys::new(&as_slices(&secrets)).ok_or_else(no_keys)?;
-        Ok(Self { verifier: Verifier::new(py, scheme) })
+        Ok(Self { verifier: Verifier::keyed(py, secret, BodyKeys::new)? })
     }
 
     /// `{"X-Hub-Signature-256": "sha256=<hex>"}`, with the first secret.
-    fn sign<'py>(&self, py: Python<'py>, payload: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> {
-        let value = signed(payload, |body| self.verifier.scheme.sign(body))?;
-        headers_dict(py, &[("X-Hub-Signature-256", &value)])
+    fn sign<'py>(&self, payload: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> {
+        self.verifier.signed_header(payload, "X-Hub-Signature-256", |keys, body| keys.sign(body))
     }
 }
 
@@ -486,15 +542,12 @@ scheme_class! {
 
     #[new]
     fn new(py: Python<'_>, secret: &Bound<'_, PyAny>) -> PyResult<Self> {
-        let secrets = shared_secrets(secret)?;
-        let scheme = BodyKeys::new(&as_slices(&secrets)).ok_or_else(no_keys)?;
-        Ok(Self { verifier: Verifier::new(py, scheme) })
+        Ok(Self { verifier: Verifier::keyed(py, secret, BodyKeys::new)? })
     }
 
     /// `{"X-Shopify-Hmac-Sha256": "<base64>"}`, with the first secret.
-    fn sign<'py>(&self, py: Python<'py>, payload: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> {
-        let value = signed(payload, |body| self.verifier.scheme.sign(body))?;
-        headers_dict(py, &[("X-Shopify-Hmac-Sha256", &value)])
+    fn sign<'py>(&self, payload: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> {
+        self.verifier.signed_header(payload, "X-Shopify-Hmac-Sha256", |keys, body| keys.sign(body))
     }
 }
 
@@ -505,24 +558,25 @@ scheme_class! {
 
     #[new]
     fn new(py: Python<'_>, app_secret: &Bound<'_, PyAny>) -> PyResult<Self> {
-        let secrets = shared_secrets(app_secret)?;
-        let scheme = BodyKeys::new(&as_slices(&secrets)).ok_or_else(no_keys)?;
-        Ok(Self { verifier: Verifier::new(py, scheme) })
+        Ok(Self { verifier: Verifier::keyed(py, app_secret, BodyKeys::new)? })
     }
 
     /// `{"X-Hub-Signature-256": "sha256=<hex>"}`, with the first secret.
-    fn sign<'py>(&self, py: Python<'py>, payload: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> {
-        let value = signed(payload, |body| self.verifier.scheme.sign(body))?;
-        headers_dict(py, &[("X-Hub-Signature-256", &value)])
+    fn sign<'py>(&self, payload: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> {
+        self.verifier.signed_header(payload, "X-Hub-Signature-256", |keys, body| keys.sign(body))
     }
 
     /// The `hub.challenge` to answer a subscription handshake with, when `hub.mode` is
     /// `subscribe` and `hub.verify_token` is `verify_token`; else `ChallengeError`.
     #[staticmethod]
-    fn answer_challenge(params: &Bound<'_, PyAny>, verify_token: &Bound<'_, PyAny>) -> PyResult<String> {
+    fn answer_challenge(
+        params: &Bound<'_, PyAny>,
+        verify_token: &Bound<'_, PyAny>,
+    ) -> PyResult<String> {
         let expected = text_bytes(verify_token, "verify_token")?
             .ok_or_else(|| ChallengeError::new_err("verify_token str has no UTF-8 form"))?;
-        let [mode, token, challenge] = query_values(params, [meta::MODE, meta::VERIFY_TOKEN, meta::CHALLENGE])?;
+        let names = [meta::MODE, meta::VERIFY_TOKEN, meta::CHALLENGE];
+        let [mode, token, challenge] = query_values(params, names)?;
         let answer = meta::answer(mode.as_deref(), token.as_deref(), challenge.as_deref(), expected)
             .map_err(|rejection| ChallengeError::new_err(rejection.to_string()))?;
         String::from_utf8(answer.to_vec())
@@ -574,9 +628,7 @@ scheme_class! {
 
     #[new]
     fn new(py: Python<'_>, secret: &Bound<'_, PyAny>) -> PyResult<Self> {
-        let secrets = shared_secrets(secret)?;
-        let scheme = SlackKeys::new(&as_slices(&secrets)).ok_or_else(no_keys)?;
-        Ok(Self { verifier: Verifier::new(py, scheme) })
+        Ok(Self { verifier: Verifier::keyed(py, secret, SlackKeys::new)? })
     }
 
     /// `{"X-Slack-Request-Timestamp": ..., "X-Slack-Signature": "v0=<hex>"}`, with the first
@@ -590,7 +642,10 @@ scheme_class! {
     ) -> PyResult<Bound<'py, PyDict>> {
         let timestamp = signing_time(timestamp)?.to_string();
         let value = signed(payload, |body| self.verifier.scheme.sign(body, timestamp.as_bytes()))?;
-        headers_dict(py, &[("X-Slack-Request-Timestamp", &timestamp), ("X-Slack-Signature", &value)])
+        headers_dict(
+            py,
+            &[("X-Slack-Request-Timestamp", timestamp.as_str()), ("X-Slack-Signature", &value)],
+        )
     }
 }
 
@@ -601,15 +656,12 @@ scheme_class! {
 
     #[new]
     fn new(py: Python<'_>, secret: &Bound<'_, PyAny>) -> PyResult<Self> {
-        let secrets = shared_secrets(secret)?;
-        let scheme = LinearKeys::new(&as_slices(&secrets)).ok_or_else(no_keys)?;
-        Ok(Self { verifier: Verifier::new(py, scheme) })
+        Ok(Self { verifier: Verifier::keyed(py, secret, LinearKeys::new)? })
     }
 
     /// `{"Linear-Signature": "<hex>"}`, with the first secret.
-    fn sign<'py>(&self, py: Python<'py>, payload: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> {
-        let value = signed(payload, |body| self.verifier.scheme.sign(body))?;
-        headers_dict(py, &[("Linear-Signature", &value)])
+    fn sign<'py>(&self, payload: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> {
+        self.verifier.signed_header(payload, "Linear-Signature", |keys, body| keys.sign(body))
     }
 }
 
@@ -636,9 +688,7 @@ pub struct Twilio {
 impl Twilio {
     #[new]
     fn new(py: Python<'_>, auth_token: &Bound<'_, PyAny>) -> PyResult<Self> {
-        let tokens = shared_secrets(auth_token)?;
-        let scheme = TwilioKeys::new(&as_slices(&tokens)).ok_or_else(no_keys)?;
-        Ok(Self { verifier: Verifier::new(py, scheme) })
+        Ok(Self { verifier: Verifier::keyed(py, auth_token, TwilioKeys::new)? })
     }
 
     #[pyo3(signature = (payload, headers, *, url))]
@@ -689,14 +739,13 @@ impl Twilio {
     #[pyo3(signature = (payload, *, url))]
     fn sign<'py>(
         &self,
-        py: Python<'py>,
         payload: &Bound<'py, PyAny>,
         url: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyDict>> {
         let url = text_bytes(url, "url")?
             .ok_or_else(|| PyValueError::new_err("url str has no UTF-8 form"))?;
-        let value = signed(payload, |body| self.verifier.scheme.sign(body, url))?;
-        headers_dict(py, &[("X-Twilio-Signature", &value)])
+        self.verifier
+            .signed_header(payload, "X-Twilio-Signature", |keys, body| keys.sign(body, url))
     }
 
     fn __repr__(&self) -> &'static str {

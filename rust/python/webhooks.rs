@@ -9,18 +9,16 @@ use pyo3::create_exception;
 use pyo3::exceptions::{PyException, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::PyBytes;
 
 use super::args::{
     batch_body, check_same_length, collect, lookup_slots, text_bytes, type_name, window_args,
     with_body, BodyError, SlotNames, MAX_HEADER_BYTES,
 };
-use super::schemes::{each_secret, errors, passed, Verifier};
 use crate::batch::{check_batch, each, is_large, CHUNK, PER_ITEM_WORK};
 use crate::generic::{GenericKey, TagEncoding};
 use crate::linktor::{self, LinktorKey};
 use crate::scheme::{Rejection, Scheme};
-use crate::standard::{self, StandardKey, StandardKeys};
+use crate::standard;
 
 create_exception!(
     relaywire._native,
@@ -125,12 +123,12 @@ pub fn signing_body_error(error: BodyError) -> PyErr {
 }
 
 /// A secret as UTF-8 bytes (str) or raw bytes; a `str` with no UTF-8 form is refused.
-fn secret_bytes<'a>(secret: &'a Bound<'_, PyAny>) -> PyResult<&'a [u8]> {
+pub fn secret_bytes<'a>(secret: &'a Bound<'_, PyAny>) -> PyResult<&'a [u8]> {
     text_bytes(secret, "secret")?
         .ok_or_else(|| InvalidSecretError::new_err("secret str has no UTF-8 form"))
 }
 
-fn non_empty_secret<'a>(secret: &'a Bound<'_, PyAny>) -> PyResult<&'a [u8]> {
+pub fn non_empty_secret<'a>(secret: &'a Bound<'_, PyAny>) -> PyResult<&'a [u8]> {
     let bytes = secret_bytes(secret)?;
     if bytes.is_empty() {
         return Err(InvalidSecretError::new_err("secret must not be empty"));
@@ -388,24 +386,6 @@ impl LinktorVerifier {
     }
 }
 
-// ------------------------------------------------------- Standard Webhooks
-
-/// A Standard Webhooks verifier and signer (`webhook-id`, `webhook-timestamp`,
-/// `webhook-signature`, or Svix's `svix-` names; `v1,<base64>` with `whsec_` secrets,
-/// `v1a,<base64>` Ed25519 with `whsk_` secret keys and `whpk_` public keys).
-#[pyclass(frozen, module = "relaywire._native")]
-pub struct StandardWebhook {
-    pub(super) verifier: Verifier<StandardKeys>,
-}
-
-/// One key: raw HMAC key bytes, or the text of a `whsec_`, `whsk_` or `whpk_` key.
-fn standard_key(key: &Bound<'_, PyAny>) -> PyResult<StandardKey> {
-    if let Ok(raw) = key.cast::<PyBytes>() {
-        return Ok(StandardKey::from_key_bytes(non_empty_secret(raw.as_any())?));
-    }
-    StandardKey::parse(secret_bytes(key)?).map_err(|e| InvalidSecretError::new_err(e.to_string()))
-}
-
 pub fn timestamp_arg(timestamp: &Bound<'_, PyAny>) -> PyResult<i64> {
     if let Ok(seconds) = timestamp.extract::<i64>() {
         return Ok(seconds);
@@ -420,77 +400,6 @@ pub fn timestamp_arg(timestamp: &Bound<'_, PyAny>) -> PyResult<i64> {
         "timestamp must be an int (seconds) or a datetime, not {}",
         type_name(timestamp)
     )))
-}
-
-#[pymethods]
-impl StandardWebhook {
-    /// `secret` is `whsec_<base64>` (the prefix is optional) or the raw key as bytes, a
-    /// `whsk_` / `whpk_` Ed25519 key, or a list of any of them (rotation).
-    #[new]
-    fn new(py: Python<'_>, secret: &Bound<'_, PyAny>) -> PyResult<Self> {
-        let keys = each_secret(secret, standard_key)?;
-        let keys = StandardKeys::new(keys)
-            .ok_or_else(|| InvalidSecretError::new_err("at least one secret is required"))?;
-        Ok(Self { verifier: Verifier::new(py, keys) })
-    }
-
-    fn sign(
-        &self,
-        msg_id: &str,
-        timestamp: &Bound<'_, PyAny>,
-        payload: &Bound<'_, PyAny>,
-    ) -> PyResult<String> {
-        let keys = &self.verifier.scheme;
-        if !keys.can_sign() {
-            return Err(InvalidSecretError::new_err(
-                "a whpk_ public key verifies but cannot sign; sign with the whsk_ secret key",
-            ));
-        }
-        let timestamp = timestamp_arg(timestamp)?;
-        with_body(payload, |body| keys.sign(msg_id.as_bytes(), timestamp, body))?
-            .map_err(signing_body_error)
-    }
-
-    #[pyo3(signature = (payload, headers, *, tolerance = 300.0, now = None))]
-    fn verify(
-        &self,
-        payload: &Bound<'_, PyAny>,
-        headers: &Bound<'_, PyAny>,
-        tolerance: Option<f64>,
-        now: Option<f64>,
-    ) -> PyResult<()> {
-        self.verifier.verify(payload, headers, None, tolerance, now)
-    }
-
-    #[pyo3(signature = (payloads, headers_list, *, tolerance = 300.0, now = None))]
-    fn verify_many(
-        &self,
-        py: Python<'_>,
-        payloads: &Bound<'_, PyAny>,
-        headers_list: &Bound<'_, PyAny>,
-        tolerance: Option<f64>,
-        now: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<Vec<bool>> {
-        Ok(passed(self.verifier.verify_batch(py, payloads, headers_list, None, tolerance, now)?))
-    }
-
-    #[pyo3(signature = (payloads, headers_list, *, tolerance = 300.0, now = None))]
-    fn verify_each(
-        &self,
-        py: Python<'_>,
-        payloads: &Bound<'_, PyAny>,
-        headers_list: &Bound<'_, PyAny>,
-        tolerance: Option<f64>,
-        now: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<Vec<Option<Py<PyAny>>>> {
-        let outcomes =
-            self.verifier.verify_batch(py, payloads, headers_list, None, tolerance, now)?;
-        Ok(errors(py, outcomes))
-    }
-
-    fn __repr__(&self) -> &'static str {
-        "StandardWebhook(secret=<redacted>)"
-    }
 }
 
 // ----------------------------------------------------------------- Generic

@@ -389,6 +389,7 @@ def test_sink_url_reads_through_relaywire_ingest(
             body + b"!",
             "2",
         ),
+        Stored("stripe", "evt_11", "yesterday", {}, body, "3"),  # type: ignore[arg-type]
     ]
     seen: list[tuple[str, Any]] = []
 
@@ -401,6 +402,9 @@ def test_sink_url_reads_through_relaywire_ingest(
     assert seen == [("sqlite:///events.db", None)]
     assert code == 1
     assert "cursor 2: stripe evt_10: InvalidSignatureError" in out
+    assert "cursor 3: stripe evt_11: MalformedLine (received_at must be" in out
+    stripe_row = next(row for row in out.splitlines() if row.startswith("stripe "))
+    assert stripe_row.split()[1:] == ["3", "1", "2"]
 
 
 def test_sink_url_without_relaywire_ingest(

@@ -422,7 +422,7 @@ def _lines(archive: str) -> tuple[Iterator[tuple[int, bytes]], Callable[[], int 
     return lines(), lambda: done[0]
 
 
-def _from_sink(url: str) -> Iterator[Delivery]:
+def _from_sink(url: str, tally: Tally) -> Iterator[Delivery]:
     try:
         from relaywire.ingest import read  # type: ignore[import-not-found,unused-ignore]
     except ImportError:
@@ -431,16 +431,14 @@ def _from_sink(url: str) -> Iterator[Delivery]:
             "(install relaywire[ingest]); export the deliveries as JSON lines instead"
         ) from None
     for order, stored in enumerate(read(url)):
-        yield Delivery(
-            order,
-            f"cursor {stored.cursor}",
-            stored.source,
-            dict(stored.headers),
-            bytes(stored.body),
-            _received_at(stored.received_at),
-            None,
-            stored.id,
-        )
+        where = f"cursor {stored.cursor}"
+        try:
+            received_at = _received_at(stored.received_at)
+        except Malformed as exc:
+            tally.failed(order, str(stored.source), where, stored.id, MALFORMED, str(exc))
+            continue
+        headers, body = dict(stored.headers), bytes(stored.body)
+        yield Delivery(order, where, stored.source, headers, body, received_at, None, stored.id)
 
 
 # ------------------------------------------------------------------------------ the run
@@ -590,7 +588,7 @@ def verify_archive(
     position: Callable[[], int | None] = lambda: None  # noqa: E731
     deliveries: Iterable[Delivery]
     if archive.startswith(_SINK_SCHEMES):
-        deliveries = _from_sink(archive)
+        deliveries = _from_sink(archive, tally)
     else:
         lines, position = _lines(archive)
         deliveries = _parsed(lines, tally)

@@ -769,7 +769,10 @@ def archive_deliveries(
     """``count`` distinct signed Standard Webhooks deliveries of 1 KiB (random bytes)."""
     webhook = StandardWebhook(ARCHIVE_SECRET)
     now = int(time.time())
-    pool = random.Random(7).randbytes(count * KIB)
+    rng = random.Random(7)
+    pool = b"".join(
+        rng.randbytes(MIB) for _ in range(count // KIB + 1)
+    )  # randbytes caps at 256 MiB
     bodies = [pool[i * KIB : (i + 1) * KIB] for i in range(count)]
     headers = [
         {

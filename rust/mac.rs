@@ -77,6 +77,15 @@ impl MacKey {
         constant_time_eq(&hex_lower(&self.tag_portable(&[message])), expected)
     }
 
+    /// [`MacKey::verify_hex`] for the concatenation of `parts`.
+    pub fn verify_hex_parts(&self, parts: &[&[u8]], expected: &[u8; HEX_LEN]) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(pads) = &self.shani {
+            return pads.verify_hex_parts(parts, expected);
+        }
+        constant_time_eq(&hex_lower(&self.tag_portable(parts)), expected)
+    }
+
     fn tag_portable(&self, parts: &[&[u8]]) -> Tag {
         let mut mac = self.keyed.clone();
         for part in parts {
@@ -209,6 +218,11 @@ mod shani {
         pub fn verify_hex(&self, message: &[u8], expected: &[u8; HEX_LEN]) -> bool {
             // SAFETY: as in `tag`.
             unsafe { verify_hex(self, message, expected) }
+        }
+
+        pub fn verify_hex_parts(&self, parts: &[&[u8]], expected: &[u8; HEX_LEN]) -> bool {
+            // SAFETY: as in `tag`.
+            unsafe { verify_hex_parts(self, parts, expected) }
         }
     }
 
@@ -421,15 +435,26 @@ mod shani {
         [_mm_shuffle_epi8(abcd, mask), _mm_shuffle_epi8(efgh, mask)]
     }
 
+    #[target_feature(enable = "sha,sse2,ssse3,sse4.1")]
+    unsafe fn verify_hex(pads: &Pads, message: &[u8], expected: &[u8; HEX_LEN]) -> bool {
+        hex_equals(hmac(pads, message), expected)
+    }
+
+    #[target_feature(enable = "sha,sse2,ssse3,sse4.1")]
+    unsafe fn verify_hex_parts(pads: &Pads, parts: &[&[u8]], expected: &[u8; HEX_LEN]) -> bool {
+        hex_equals(hmac_parts(pads, parts), expected)
+    }
+
     /// The tag compared with `expected` as lowercase hex without leaving the registers: each
     /// half of the tag is split into nibbles (high first) and mapped to digits by a table in a
     /// register, the differences are OR-ed together and tested once at the end.
-    #[target_feature(enable = "sha,sse2,ssse3,sse4.1")]
-    unsafe fn verify_hex(pads: &Pads, message: &[u8], expected: &[u8; HEX_LEN]) -> bool {
+    #[inline]
+    #[target_feature(enable = "sse2,ssse3,sse4.1")]
+    unsafe fn hex_equals(tag: [__m128i; 2], expected: &[u8; HEX_LEN]) -> bool {
         let digits = _mm_loadu_si128(b"0123456789abcdef".as_ptr().cast());
         let nibble = _mm_set1_epi8(0x0f);
         let mut diff = _mm_setzero_si128();
-        for (half, bytes) in hmac(pads, message).into_iter().enumerate() {
+        for (half, bytes) in tag.into_iter().enumerate() {
             let high = _mm_and_si128(_mm_srli_epi16(bytes, 4), nibble);
             let low = _mm_and_si128(bytes, nibble);
             for (quarter, nibbles) in
@@ -509,6 +534,10 @@ mod tests {
                 let third = tail.len() / 3;
                 let (middle, last) = tail.split_at(third);
                 assert_eq!(key.tag(&[head, b"", middle, last]), expected, "len {len}, cut {cut}");
+                let mut hex = hex_lower(&expected);
+                assert!(key.verify_hex_parts(&[head, middle, last], &hex), "len {len}, cut {cut}");
+                hex[len % HEX_LEN] ^= 1;
+                assert!(!key.verify_hex_parts(&[head, middle, last], &hex), "len {len}, cut {cut}");
             }
         }
     }

@@ -174,14 +174,25 @@ pub struct Columns<'a> {
 }
 
 impl Columns<'_> {
-    /// Whether each row verifies, in order, `chunk` rows at a time on the thread pool.
+    /// Whether each row verifies, in order, `chunk` rows at a time on this process's thread
+    /// pool (see [`crate::batch::pool`]; on the calling thread when there is none).
     pub fn verify<S: Scheme>(&self, scheme: &S, chunk: usize) -> Result<Vec<bool>, ColumnError> {
-        let rows = self.body.len();
-        let mut results = vec![false; rows];
-        results.par_chunks_mut(chunk.max(1)).enumerate().try_for_each(|(index, out)| {
-            let start = index * chunk.max(1);
-            self.verify_rows::<S>(scheme, start, out)
-        })?;
+        let chunk = chunk.max(1);
+        let mut results = vec![false; self.body.len()];
+        let verify_all = |results: &mut Vec<bool>| {
+            results
+                .par_chunks_mut(chunk)
+                .enumerate()
+                .try_for_each(|(index, out)| self.verify_rows::<S>(scheme, index * chunk, out))
+        };
+        match crate::batch::pool() {
+            Some(pool) => pool.install(|| verify_all(&mut results))?,
+            None => {
+                for (index, out) in results.chunks_mut(chunk).enumerate() {
+                    self.verify_rows::<S>(scheme, index * chunk, out)?;
+                }
+            }
+        }
         Ok(results)
     }
 

@@ -39,6 +39,22 @@ Cases
    ``LinktorVerifier`` and ``StandardWebhook``, on 10,000 distinct 1 KiB bodies, and 100 bodies
    (informative). ``verify_many`` releases the GIL and may use every core, so the batch ratios
    depend on the CPU count printed in the header. Batch rows give per-body times.
+4. Providers, one 1 KiB delivery each, against the provider's own library: Stripe
+   (``stripe.WebhookSignature.verify_header``, not ``construct_event``, which also parses), Slack
+   (``slack_sdk`` ``SignatureVerifier.is_valid_request``) and Twilio (``twilio``
+   ``RequestValidator.validate`` on the form parameters a framework already parsed; relaywire
+   parses the raw form body itself). Headers are what a framework hands over: the provider's
+   headers among eight usual ones, names in lowercase.
+5. Ed25519: ``Discord.verify`` against the same check written with ``cryptography`` (OpenSSL),
+   and a Standard Webhooks ``v1a`` row (informative); ``Discord.verify_many`` of 10,000 against
+   a loop of ``Discord.verify`` (batch verification, on every core).
+6. Archives (``--cases archive``; minutes, several GiB of memory): ``verify_arrow`` over a table
+   of 1,000,000 deliveries of 1 KiB against ``StandardWebhook.verify_many`` on the same
+   deliveries as Python objects; ``relaywire verify`` on a 1,000,000-line JSON lines archive
+   (deliveries per second, against a Python loop of ``json.loads`` + ``standardwebhooks`` on its
+   first 100,000 lines); and the README's Dask recipe on a Parquet archive with 1 and 2 worker
+   processes, each worker limited to one core (``RAYON_NUM_THREADS=1``, ``OMP_NUM_THREADS=1``)
+   so that the ratio shows the recipe scaling out, as across machines.
 """
 
 from __future__ import annotations
@@ -48,6 +64,7 @@ import base64
 import gc
 import hashlib
 import hmac
+import json
 import os
 import platform
 import random
@@ -64,10 +81,15 @@ from typing import Any
 import orjson
 
 from relaywire.webhooks import (
+    Discord,
     LinktorVerifier,
+    Slack,
     StandardWebhook,
+    Stripe,
+    Twilio,
     WebhookVerificationError,
     linktor_signature,
+    verify_arrow,
     verify_linktor,
 )
 
@@ -214,6 +236,17 @@ def time_loop(fn: Callable[..., Any], args: tuple[Any, ...], n: int) -> int:
     """Nanoseconds for ``n`` calls of ``fn(*args)``, with the arguments spelled out in the call."""
     # One loop per arity, so that no contender pays for unpacking ``*args`` on every call.
     with gc_disabled():
+        if not args:
+            start = time.perf_counter_ns()
+            for _ in repeat(None, n):
+                fn()
+            return time.perf_counter_ns() - start
+        if len(args) == 1:
+            (a,) = args
+            start = time.perf_counter_ns()
+            for _ in repeat(None, n):
+                fn(a)
+            return time.perf_counter_ns() - start
         if len(args) == 2:
             a, b = args
             start = time.perf_counter_ns()
@@ -498,6 +531,450 @@ def bench_standard_batch(report: Report, count: int, rounds: int, round_ns: int)
     report.add(Row("Standard Webhooks verify_many (info)", size, loop, many, per=count))
 
 
+# ------------------------------------------------------------------------------ provider cases
+
+
+def load(module: str, extra: str = "bench") -> ModuleType:
+    """Imports a baseline library, or exits with the command that installs it."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        sys.exit(f"{module} is not installed; it is a baseline. pip install '.[{extra}]'")
+
+
+def request_headers(signed: dict[str, str], size: int) -> dict[str, str]:
+    """What a web framework hands a receiver: the provider's headers among the usual ones."""
+    headers = {
+        "host": "hooks.example.com",
+        "user-agent": "Provider-Webhooks/1.0",
+        "content-type": "application/json",
+        "content-length": str(size),
+        "accept": "*/*",
+        "accept-encoding": "gzip",
+        "x-forwarded-for": "203.0.113.7",
+        "x-forwarded-proto": "https",
+    }
+    headers.update({name.lower(): value for name, value in signed.items()})
+    return headers
+
+
+def form_body(rng: random.Random, size: int) -> bytes:
+    """An ``application/x-www-form-urlencoded`` body of about ``size`` bytes (20 fields)."""
+    from urllib.parse import urlencode
+
+    width = max(1, size // 20 - 12)
+    fields = {
+        f"Field{i:02d}": "".join(rng.choices(string.ascii_letters, k=width)) for i in range(20)
+    }
+    return urlencode(fields).encode()
+
+
+def bench_providers(report: Report, rounds: int, round_ns: int) -> None:
+    """Case 4: Stripe, Slack and Twilio at 1 KiB against their own libraries."""
+    stripe = load("stripe")
+    slack_signature = load("slack_sdk.signature")
+    twilio_validator = load("twilio.request_validator")
+    rng = random.Random(5)
+    now = int(time.time())
+
+    body = json_body(rng, KIB)
+    ours = Stripe("whsec_relaywire_bench_secret")
+    headers = request_headers(ours.sign(body, timestamp=now), len(body))
+
+    def stripe_library(payload: bytes, request: dict[str, str]) -> bool:
+        return bool(
+            stripe.WebhookSignature.verify_header(
+                payload, request["stripe-signature"], "whsec_relaywire_bench_secret", 300
+            )
+        )
+
+    baseline = Contender(
+        "stripe WebhookSignature.verify_header", stripe_library, (body, headers), True
+    )
+    verify = Contender("Stripe.verify", ours.verify, (body, headers), None)
+    measure([baseline, verify], rounds, round_ns)
+    report.add(Row("Stripe verify", "1 KiB JSON", baseline, verify, Target(5.0, ">= 5x")))
+
+    slack = Slack("slack-bench-signing-secret")
+    headers = request_headers(slack.sign(body, timestamp=now), len(body))
+    theirs = slack_signature.SignatureVerifier("slack-bench-signing-secret")
+    baseline = Contender(
+        "slack_sdk SignatureVerifier.is_valid_request",
+        theirs.is_valid_request,
+        (body, headers),
+        True,
+    )
+    verify = Contender("Slack.verify", slack.verify, (body, headers), None)
+    measure([baseline, verify], rounds, round_ns)
+    report.add(Row("Slack verify", "1 KiB JSON", baseline, verify, Target(5.0, ">= 5x")))
+
+    from urllib.parse import parse_qsl
+
+    form = form_body(rng, KIB)
+    url = "https://hooks.example.com/twilio/sms?tenant=bench"
+    twilio = Twilio("twilio-bench-auth-token")
+    headers = request_headers(twilio.sign(form, url=url), len(form))
+    headers["content-type"] = "application/x-www-form-urlencoded"
+    params = dict(parse_qsl(form.decode(), keep_blank_values=True))
+    validator = twilio_validator.RequestValidator("twilio-bench-auth-token")
+
+    def twilio_library(request: dict[str, str]) -> bool:
+        return bool(validator.validate(url, params, request["x-twilio-signature"]))
+
+    baseline = Contender(
+        "twilio RequestValidator.validate (parsed params)", twilio_library, (headers,), True
+    )
+    verify = Contender(
+        "Twilio.verify (raw form body)",
+        lambda b, h: twilio.verify(b, h, url=url),
+        (form, headers),
+        None,
+    )
+    measure([baseline, verify], rounds, round_ns)
+    report.add(
+        Row(
+            "Twilio verify",
+            f"{format_size(len(form))} form",
+            baseline,
+            verify,
+            Target(5.0, ">= 5x"),
+        )
+    )
+
+
+# ------------------------------------------------------------------------------ Ed25519
+
+
+def bench_ed25519(report: Report, rounds: int, round_ns: int) -> None:
+    """Case 5: one Ed25519 signature, and a batch of 10,000."""
+    load("cryptography")
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    rng = random.Random(6)
+    private = Ed25519PrivateKey.from_private_bytes(rng.randbytes(32))
+    public = private.public_key()
+    raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    now = int(time.time())
+    body = json_body(rng, KIB)
+
+    def discord_headers(payload: bytes) -> dict[str, str]:
+        signature = private.sign(str(now).encode() + payload).hex()
+        signed = {"X-Signature-Ed25519": signature, "X-Signature-Timestamp": str(now)}
+        return request_headers(signed, len(payload))
+
+    headers = discord_headers(body)
+
+    def with_cryptography(payload: bytes, request: dict[str, str]) -> bool:
+        try:
+            public.verify(
+                bytes.fromhex(request["x-signature-ed25519"]),
+                request["x-signature-timestamp"].encode() + payload,
+            )
+        except (InvalidSignature, ValueError):
+            return False
+        return True
+
+    discord = Discord(raw.hex())
+    baseline = Contender(
+        "cryptography Ed25519 verify (OpenSSL)", with_cryptography, (body, headers), True
+    )
+    verify = Contender("Discord.verify", discord.verify, (body, headers), None)
+    measure([baseline, verify], rounds, round_ns)
+    report.add(
+        Row("Ed25519 verify (Discord)", "1 KiB JSON", baseline, verify, Target(1.0, ">= 1.0x"))
+    )
+
+    whpk = "whpk_" + base64.b64encode(raw).decode()
+    seed = private.private_bytes(
+        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+    )
+    signer = StandardWebhook("whsk_" + base64.b64encode(seed).decode())
+    std_headers = request_headers(
+        {
+            "webhook-id": "msg_1",
+            "webhook-timestamp": str(now),
+            "webhook-signature": signer.sign("msg_1", now, body),
+        },
+        len(body),
+    )
+
+    def v1a_with_cryptography(payload: bytes, request: dict[str, str]) -> bool:
+        signed = f"{request['webhook-id']}.{request['webhook-timestamp']}.".encode() + payload
+        for entry in request["webhook-signature"].split(" "):
+            version, _, encoded = entry.partition(",")
+            if version == "v1a":
+                try:
+                    public.verify(base64.b64decode(encoded), signed)
+                    return True
+                except (InvalidSignature, ValueError):
+                    continue
+        return False
+
+    ours = StandardWebhook(whpk)
+    baseline = Contender(
+        "cryptography Ed25519 verify (OpenSSL)", v1a_with_cryptography, (body, std_headers), True
+    )
+    verify = Contender("StandardWebhook(whpk_).verify", ours.verify, (body, std_headers), None)
+    measure([baseline, verify], rounds, round_ns)
+    report.add(Row("Standard Webhooks v1a verify (info)", "1 KiB JSON", baseline, verify))
+
+    bodies = [json_body(rng, KIB) for _ in range(LARGE_BATCH)]
+    headers_list = [discord_headers(b) for b in bodies]
+    all_true = [True] * LARGE_BATCH
+
+    def loop(payloads: list[bytes], requests: list[dict[str, str]]) -> list[bool]:
+        results = []
+        for payload, request in zip(payloads, requests, strict=True):
+            try:
+                discord.verify(payload, request)
+            except WebhookVerificationError:
+                results.append(False)
+            else:
+                results.append(True)
+        return results
+
+    baseline = Contender("Python loop of Discord.verify", loop, (bodies, headers_list), all_true)
+    many = Contender(
+        "Discord.verify_many (batch, every core)",
+        discord.verify_many,
+        (bodies, headers_list),
+        all_true,
+    )
+    measure([baseline, many], max(3, rounds // 3), round_ns)
+    size = f"{LARGE_BATCH:,} x {format_size(KIB)} JSON"
+    report.add(
+        Row(
+            "Ed25519 verify_many (Discord)",
+            size,
+            baseline,
+            many,
+            Target(1.8, ">= 1.8x"),
+            per=LARGE_BATCH,
+        )
+    )
+
+
+# ------------------------------------------------------------------------------ archives
+
+ARCHIVE_SECRET = "whsec_" + base64.b64encode(b"relaywire archive bench secret").decode()
+
+
+def archive_deliveries(
+    count: int,
+) -> tuple[StandardWebhook, list[bytes], list[dict[str, str]], int]:
+    """``count`` distinct signed Standard Webhooks deliveries of 1 KiB (random bytes)."""
+    webhook = StandardWebhook(ARCHIVE_SECRET)
+    now = int(time.time())
+    rng = random.Random(7)
+    pool = b"".join(
+        rng.randbytes(MIB) for _ in range(count // KIB + 1)
+    )  # randbytes caps at 256 MiB
+    bodies = [pool[i * KIB : (i + 1) * KIB] for i in range(count)]
+    headers = [
+        {
+            "webhook-id": f"msg_{i}",
+            "webhook-timestamp": str(now),
+            "webhook-signature": webhook.sign(f"msg_{i}", now, b),
+        }
+        for i, b in enumerate(bodies)
+    ]
+    return webhook, bodies, headers, now
+
+
+def bench_arrow(report: Report, count: int, rounds: int) -> None:
+    """Case 6a: verify_arrow against verify_many on the same deliveries."""
+    pa = load("pyarrow", "arrow")
+    load("pyarrow.compute", "arrow")
+    print(f"  building {count:,} deliveries for the Arrow case...", file=sys.stderr)
+    webhook, bodies, headers, now = archive_deliveries(count)
+    table = pa.table(
+        {
+            "body": pa.array(bodies, pa.binary()),
+            "webhook-id": [h["webhook-id"] for h in headers],
+            "webhook-timestamp": [h["webhook-timestamp"] for h in headers],
+            "webhook-signature": [h["webhook-signature"] for h in headers],
+        }
+    )
+    many = Contender(
+        "StandardWebhook.verify_many (Python objects)",
+        lambda: webhook.verify_many(bodies, headers, now=now).count(True),
+        (),
+        count,
+    )
+    arrow = Contender(
+        "verify_arrow (Arrow columns)",
+        lambda: pa.compute.sum(verify_arrow(webhook, table, now=now)).as_py(),
+        (),
+        count,
+    )
+    measure([many, arrow], rounds, 1)
+    size = f"{count:,} x {format_size(KIB)}"
+    report.add(
+        Row("verify_arrow vs verify_many", size, many, arrow, Target(0.8, ">= 0.8x"), per=count)
+    )
+
+
+def write_jsonl_archive(path: str, count: int) -> None:
+    webhook = StandardWebhook(ARCHIVE_SECRET)
+    now = int(time.time())
+    rng = random.Random(8)
+    template = json_body(rng, KIB)
+    with open(path, "wb") as out:
+        for i in range(count):
+            # Every line the same size: a 16-character event type that counts.
+            body = template.replace(b'"type":"message.received"', b'"type":"m%015d"' % i, 1)
+            line = {
+                "source": "standard",
+                "id": f"msg_{i}",
+                "received_at": now,
+                "headers": {
+                    "webhook-id": f"msg_{i}",
+                    "webhook-timestamp": str(now),
+                    "webhook-signature": webhook.sign(f"msg_{i}", now, body),
+                },
+                "body": body.decode(),
+            }
+            out.write(orjson.dumps(line) + b"\n")
+
+
+def bench_cli(report: Report, count: int, workdir: str) -> None:
+    """Case 6b: ``relaywire verify`` on a JSON lines archive, deliveries per second."""
+    import subprocess
+
+    library = load_standardwebhooks()
+    archive = os.path.join(workdir, "archive.jsonl")
+    config = os.path.join(workdir, "sources.toml")
+    print(f"  writing a {count:,}-line archive...", file=sys.stderr)
+    write_jsonl_archive(archive, count)
+    with open(config, "w") as out:
+        out.write('[[sources]]\nname = "standard"\npath = "/hooks"\nscheme = "standard"\n')
+        out.write(f'secrets = ["{ARCHIVE_SECRET}"]\n')
+
+    sample = min(count, 100_000)
+    theirs = library.Webhook(ARCHIVE_SECRET)
+
+    def python_loop() -> int:
+        passed = 0
+        with open(archive, "rb") as lines:
+            for _, raw in zip(range(sample), lines, strict=False):
+                item = json.loads(raw)
+                try:
+                    theirs.verify(item["body"], item["headers"])
+                    passed += 1
+                except Exception:
+                    pass
+        return passed
+
+    started = time.perf_counter_ns()
+    assert python_loop() == sample
+    loop = Contender(
+        f"Python loop: json.loads + standardwebhooks ({sample:,} lines)", python_loop, (), sample
+    )
+    loop.best_ns = (time.perf_counter_ns() - started) / sample
+
+    command = [
+        sys.executable,
+        "-m",
+        "relaywire",
+        "verify",
+        "--config",
+        config,
+        "--no-progress",
+        archive,
+    ]
+    started = time.perf_counter_ns()
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    elapsed = time.perf_counter_ns() - started
+    if result.returncode != 0:
+        raise AssertionError(f"relaywire verify failed: {result.stdout}{result.stderr}")
+    ours = Contender("relaywire verify (whole command)", lambda: None, (), None)
+    ours.best_ns = elapsed / count
+    rate = count / (elapsed / 1e9)
+    report.add(
+        Row(
+            f"relaywire verify: {rate:,.0f} deliveries/s",
+            f"{count:,} lines x {format_size(KIB)}",
+            loop,
+            ours,
+        )
+    )
+
+
+def bench_dask(report: Report, files: int, rows: int, workdir: str) -> None:
+    """Case 6c: the README's Dask recipe with 1 and 2 worker processes (one core each)."""
+    pa = load("pyarrow", "dask")
+    pq = load("pyarrow.parquet", "dask")
+    distributed = load("dask.distributed", "dask")
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    match = re.search(r"<!-- dask-recipe -->\s*```python\n(.*?)```", text, re.S)
+    assert match is not None, "the README has no dask-recipe block"
+    recipe: dict[str, Any] = {"__name__": "relaywire_readme_dask_recipe"}
+    exec(compile(match[1], "README.md (dask-recipe)", "exec"), recipe)
+
+    print(f"  writing {files} Parquet files of {rows:,} deliveries...", file=sys.stderr)
+    _, bodies, headers, now = archive_deliveries(rows)
+    paths = []
+    for file in range(files):
+        table = pa.table(
+            {
+                "body": pa.array(bodies, pa.binary()),
+                "webhook-id": [h["webhook-id"] for h in headers],
+                "webhook-timestamp": [h["webhook-timestamp"] for h in headers],
+                "webhook-signature": [h["webhook-signature"] for h in headers],
+                "received_at": pa.array([float(now)] * rows),
+            }
+        )
+        path = os.path.join(workdir, f"part-{file:03d}.parquet")
+        pq.write_table(table, path)
+        paths.append(path)
+
+    saved = {
+        key: os.environ.get(key)
+        for key in ("WEBHOOK_SECRETS", "RAYON_NUM_THREADS", "OMP_NUM_THREADS")
+    }
+    os.environ.update(WEBHOOK_SECRETS=ARCHIVE_SECRET, RAYON_NUM_THREADS="1", OMP_NUM_THREADS="1")
+    contenders = []
+    try:
+        for workers in (1, 2):
+            with (
+                distributed.LocalCluster(
+                    n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+                ) as cluster,
+                distributed.Client(cluster) as client,
+            ):
+                recipe["verify_archive"](client, paths[:workers])  # warm the workers up
+                best = float("inf")
+                for _ in range(3):
+                    started = time.perf_counter_ns()
+                    total, failed = recipe["verify_archive"](client, paths)
+                    best = min(best, time.perf_counter_ns() - started)
+                    assert (total, failed) == (files * rows, 0)
+                contender = Contender(
+                    f"recipe, {workers} worker process{'es' if workers > 1 else ''}",
+                    lambda: None,
+                    (),
+                    None,
+                )
+                contender.best_ns = best / (files * rows)
+                contenders.append(contender)
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    one, two = contenders
+    size = f"{files} files x {rows:,} x {format_size(KIB)}"
+    report.add(Row("Dask recipe: speed-up from 1 to 2 workers (info)", size, one, two, per=1))
+
+
 # ------------------------------------------------------------------------------------------ main
 
 
@@ -508,11 +985,31 @@ def header_line() -> str:
     return f"{cpus}, Python {python}, {platform.machine()} {platform.system()}"
 
 
+CASES = ("linktor", "standard", "batch", "providers", "ed25519", "archive")
+DEFAULT_CASES = ("linktor", "standard", "batch", "providers", "ed25519")
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--quick", action="store_true", help="fewer rounds and sizes")
     parser.add_argument("--check", action="store_true", help="exit 1 if any target FAILs")
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--cases",
+        default=",".join(DEFAULT_CASES),
+        help=f"comma-separated, from {', '.join(CASES)} (default: all but archive)",
+    )
+    parser.add_argument(
+        "--archive-size",
+        type=int,
+        default=1_000_000,
+        help="deliveries in the archive cases (default: %(default)s; --quick: 100,000)",
+    )
+    args = parser.parse_args(argv)
+    args.cases = [case.strip() for case in args.cases.split(",") if case.strip()]
+    unknown = set(args.cases) - set(CASES)
+    if unknown:
+        parser.error(f"unknown case(s): {', '.join(sorted(unknown))}")
+    return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -529,11 +1026,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     started = time.perf_counter()
     report = Report()
-    bench_linktor(report, sizes, rounds, round_ns)
-    bench_standard(report, sizes, rounds, round_ns)
-    for count in (LARGE_BATCH, SMALL_BATCH):
-        bench_linktor_batch(report, count, rounds, round_ns)
-        bench_standard_batch(report, count, rounds, round_ns)
+    if "linktor" in args.cases:
+        bench_linktor(report, sizes, rounds, round_ns)
+    if "standard" in args.cases:
+        bench_standard(report, sizes, rounds, round_ns)
+    if "batch" in args.cases:
+        for count in (LARGE_BATCH, SMALL_BATCH):
+            bench_linktor_batch(report, count, rounds, round_ns)
+            bench_standard_batch(report, count, rounds, round_ns)
+    if "providers" in args.cases:
+        bench_providers(report, rounds, round_ns)
+    if "ed25519" in args.cases:
+        bench_ed25519(report, rounds, round_ns)
+    if "archive" in args.cases:
+        import tempfile
+
+        size = min(args.archive_size, 100_000) if args.quick else args.archive_size
+        bench_arrow(report, size, 2 if args.quick else 3)
+        with tempfile.TemporaryDirectory(prefix="relaywire-bench-") as workdir:
+            bench_cli(report, size, workdir)
+            bench_dask(report, 4, max(1, size // 8), workdir)
 
     print()
     print(report.table())

@@ -62,14 +62,34 @@ unsafe fn hex_lower_sse2(tag: &Tag) -> [u8; HEX_LEN] {
 
 /// Decodes hex in either case into a tag; `None` unless it is exactly one tag's worth.
 pub fn decode_hex_tag(text: &[u8]) -> Option<Tag> {
-    if text.len() != HEX_LEN {
+    decode_hex::<TAG_LEN>(text)
+}
+
+/// Decodes hex in either case into exactly `N` bytes; `None` for any other length or digit.
+pub fn decode_hex<const N: usize>(text: &[u8]) -> Option<[u8; N]> {
+    if text.len() != 2 * N {
         return None;
     }
-    let mut out = [0u8; TAG_LEN];
+    let mut out = [0u8; N];
     for (i, pair) in text.chunks_exact(2).enumerate() {
         out[i] = (hex_value(pair[0])? << 4) | hex_value(pair[1])?;
     }
     Some(out)
+}
+
+/// Lowercase hex of any bytes.
+pub fn hex_string(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(2 * bytes.len());
+    for byte in bytes {
+        out.push(char::from(HEX_DIGITS[usize::from(byte >> 4)]));
+        out.push(char::from(HEX_DIGITS[usize::from(byte & 0x0f)]));
+    }
+    out
+}
+
+/// Standard (padded) base64 of any bytes.
+pub fn base64_string(bytes: &[u8]) -> String {
+    STANDARD.encode(bytes)
 }
 
 fn hex_value(digit: u8) -> Option<u8> {
@@ -164,6 +184,14 @@ mod tests {
             let expected: String = tag.iter().map(|b| format!("{b:02x}")).collect();
             assert_eq!(hex_lower(&tag).as_slice(), expected.as_bytes());
         }
+    }
+
+    #[test]
+    fn hex_of_any_length() {
+        assert_eq!(decode_hex::<2>(b"0aFf"), Some([0x0a, 0xff]));
+        assert_eq!(decode_hex::<2>(b"0aF"), None);
+        assert_eq!(hex_string(&[0x0a, 0xff, 0x00]), "0aff00");
+        assert_eq!(base64_string(b"hi"), "aGk=");
     }
 
     #[test]

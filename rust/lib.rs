@@ -5,15 +5,20 @@
 //! with the `python` feature, which maturin enables when it builds `relaywire._native`.
 
 pub mod batch;
+pub mod columns;
 pub mod daguito;
 pub mod datetime;
+pub mod ed25519;
 pub mod encoding;
 pub mod envelope;
+pub mod form;
 pub mod generic;
 pub mod json;
 pub mod linktor;
 pub mod mac;
 pub mod message;
+pub mod providers;
+pub mod scheme;
 pub mod standard;
 pub mod timestamp;
 pub mod wsframe;

@@ -3,6 +3,7 @@
 
 use crate::encoding::{hex_lower, HEX_LEN};
 use crate::mac::MacKey;
+use crate::scheme::{check_fresh, matched, Delivery, Field, Rejection, Scheme, Slot, Verdict};
 use crate::timestamp::{parse_lenient, Freshness, Window};
 
 pub const SIGNATURE_HEADER: &str = "x-linktor-signature";
@@ -58,6 +59,29 @@ impl LinktorKey {
     }
 }
 
+const SLOTS: &[Slot] = &[&[SIGNATURE_HEADER], &[TIMESTAMP_HEADER]];
+
+/// The request check as a header scheme (for batches read from columns): the signature as
+/// [`LinktorKey::verify`]; a present timestamp is read as [`LinktorKey::verify_request`]
+/// reads it and checked when there is a window.
+impl Scheme for LinktorKey {
+    const HEADERS: &'static [Slot] = SLOTS;
+
+    fn check(
+        &self,
+        delivery: &Delivery<'_>,
+        window: Option<Window>,
+    ) -> Result<Verdict<'_>, Rejection> {
+        let signature = delivery.header(SLOTS, 0)?.value;
+        if let (Some(window), Ok(timestamp)) = (window, delivery.header(SLOTS, 1)) {
+            let seconds = parse_lenient(timestamp.value)
+                .map_err(|e| Rejection::InvalidTimestamp(Field::Header(TIMESTAMP_HEADER), e))?;
+            check_fresh(Some(window), seconds)?;
+        }
+        matched(self.verify(delivery.body, signature)).map(|()| Verdict::Accepted)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -96,6 +120,34 @@ mod tests {
         let key = LinktorKey::new(b"");
         let sig = key.sign(BODY);
         assert!(!key.verify(BODY, &sig));
+    }
+
+    #[test]
+    fn as_a_scheme_it_answers_like_verify_request() {
+        use crate::scheme::Found;
+        let (key, sig) = signed();
+        let window = Window::seconds(1_700_000_000, 300);
+        for ts in [
+            None,
+            Some(&b"1700000300"[..]),
+            Some(b" +1700000000 "),
+            Some(b"1700000301"),
+            Some(b"x"),
+        ] {
+            let found = [
+                Some(Found { name: SIGNATURE_HEADER, value: &sig }),
+                ts.map(|value| Found { name: TIMESTAMP_HEADER, value }),
+            ];
+            let delivery = Delivery { body: BODY, headers: &found, url: None };
+            let expected = key.verify_request(BODY, Some(&sig), ts, || window);
+            assert_eq!(Scheme::verify(&key, &delivery, Some(window)).is_ok(), expected, "{ts:?}");
+        }
+        let found = [None, None];
+        let delivery = Delivery { body: BODY, headers: &found, url: None };
+        assert_eq!(
+            Scheme::verify(&key, &delivery, None),
+            Err(Rejection::MissingHeader(SIGNATURE_HEADER))
+        );
     }
 
     #[test]

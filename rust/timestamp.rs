@@ -83,7 +83,11 @@ impl Window {
 
     /// Where whole-second `timestamp` falls; i128 cannot overflow here.
     pub fn freshness(&self, timestamp: i64) -> Freshness {
-        let timestamp = i128::from(timestamp) * NANOS;
+        self.freshness_nanos(i128::from(timestamp) * NANOS)
+    }
+
+    /// Where a timestamp in nanoseconds falls (within about 10^20 years of the epoch).
+    pub fn freshness_nanos(&self, timestamp: i128) -> Freshness {
         let tolerance = self.tolerance_nanos.max(0);
         if timestamp < self.now_nanos - tolerance {
             Freshness::TooOld

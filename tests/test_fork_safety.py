@@ -160,3 +160,40 @@ def test_batch_verification_in_a_forked_child() -> None:
     report = in_child(lambda: {"batch": verifier.verify_many(bodies, signatures) == expected})
     assert report["batch"] is True
     assert verifier.verify_many(bodies, signatures) == expected
+
+
+def test_ed25519_batches_and_arrow_columns_in_a_forked_child() -> None:
+    # verify_arrow and the Ed25519 batches use the same per-process pool as verify_many.
+    import base64
+
+    import pyarrow as pa
+
+    from relaywire.webhooks import StandardWebhook, verify_arrow
+
+    seed = bytes(range(32))
+    signer, hmac = StandardWebhook("whsk_" + base64.b64encode(seed).decode()), StandardWebhook(b"k")
+    bodies = [os.urandom(256) for _ in range(600)]
+    v1a = [
+        {"webhook-id": "m", "webhook-timestamp": "1", "webhook-signature": signer.sign("m", 1, b)}
+        for b in bodies
+    ]
+    table = pa.table(
+        {
+            "body": pa.array([os.urandom(1024) for _ in range(5000)], pa.binary()),
+            "webhook-id": ["m"] * 5000,
+            "webhook-timestamp": ["1"] * 5000,
+        }
+    )
+    table = table.append_column(
+        "webhook-signature", pa.array([hmac.sign("m", 1, b.as_py()) for b in table["body"]])
+    )
+
+    def work() -> dict[str, Any]:
+        batch = signer.verify_many(bodies, v1a, tolerance=None)
+        arrow = verify_arrow(hmac, table, tolerance=None).to_pylist()
+        return {"batch": batch == [True] * 600, "arrow": arrow == [True] * 5000}
+
+    assert work() == {"batch": True, "arrow": True}  # the parent's pool is up
+    report = in_child(work)
+    assert (report["batch"], report["arrow"]) == (True, True), report
+    assert work() == {"batch": True, "arrow": True}

@@ -8,6 +8,11 @@ Targets:
 * ``StandardWebhook.verify``: ``WEBHOOK.verify(payload, arg, now=NOW)``; ``True`` means it
   returned ``None``, an exception class means exactly that class was raised
 * ``StandardWebhook(secret)``: ``StandardWebhook(arg)`` then verify the good delivery
+* ``<Provider>.verify`` (Stripe, GitHub, Shopify, Slack, Twilio, Meta, Linear, Discord) and
+  ``StandardWebhook.verify/v1a``: ``PROVIDERS[target].verify(payload, arg, ...)`` at ``NOW``
+  (Twilio with its URL), checked against ``verify_many`` as ``StandardWebhook.verify`` is
+* ``<provider>(secret)``: ``cls(secret)`` for ``arg = (cls, secret)``
+* ``Meta.answer_challenge``: ``Meta.answer_challenge(arg, "verify-token")``
 """
 
 from __future__ import annotations
@@ -16,16 +21,39 @@ import base64
 from typing import Any
 
 import pytest
+from _schemes import (
+    DISCORD_KEY,
+    TWILIO_URL,
+    discord_signature,
+    hmac_b64,
+    hub_signature,
+    linear_body,
+    public_bytes,
+    slack_signature,
+    stripe_header,
+    twilio_signature,
+    v1a_signature,
+    whpk,
+)
 from _support import hmac_hex, standard_signature
 
 from relaywire.webhooks import (
+    ChallengeError,
+    Discord,
+    GitHub,
     InvalidHeaderError,
     InvalidSecretError,
     InvalidSignatureError,
     InvalidTimestampError,
+    Linear,
+    Meta,
     MissingHeaderError,
+    Shopify,
+    Slack,
     StandardWebhook,
+    Stripe,
     TimestampOutOfToleranceError,
+    Twilio,
     WebhookVerificationError,
     verify_linktor,
     verify_linktor_request,
@@ -182,6 +210,500 @@ MALFORMED = [
     pytest.param(SS, BODY, None, TypeError, id="secret-none"),
 ]
 
+
+# ------------------------------------------------------------------ provider deliveries
+
+ST, GH, SH, SL, TW, ME, LI, DI, SA = (
+    "Stripe.verify",
+    "GitHub.verify",
+    "Shopify.verify",
+    "Slack.verify",
+    "Twilio.verify",
+    "Meta.verify",
+    "Linear.verify",
+    "Discord.verify",
+    "StandardWebhook.verify/v1a",
+)
+PS = "provider(secret)"
+MC = "Meta.answer_challenge"
+
+PROVIDERS: dict[str, Any] = {
+    ST: Stripe("whsec_malformed"),
+    GH: GitHub("gh-malformed"),
+    SH: Shopify("shopify-malformed"),
+    SL: Slack("slack-malformed"),
+    TW: Twilio("twilio-malformed"),
+    ME: Meta("meta-malformed"),
+    LI: Linear("linear-malformed"),
+    DI: Discord(public_bytes(DISCORD_KEY).hex()),
+    SA: StandardWebhook(whpk(DISCORD_KEY)),
+}
+FORM = b"From=%2B15550001&Body=hello+there"
+LINEAR_BODY = linear_body(NOW)
+LINEAR_SIG = hmac_hex("linear-malformed", LINEAR_BODY)
+STRIPE_SIG = hmac_hex("whsec_malformed", f"{NOW}.".encode() + BODY)
+HUB_SIG = hub_signature("gh-malformed", BODY)
+SHOPIFY_SIG = hmac_b64("shopify-malformed", BODY)
+TWILIO_SIG = twilio_signature("twilio-malformed", TWILIO_URL, FORM)
+DISCORD_SIG = discord_signature(DISCORD_KEY, str(NOW), BODY)
+V1A_SIG = v1a_signature(DISCORD_KEY, MSG_ID, NOW, BODY)
+
+
+def st(header: Any = f"t={NOW},v1={STRIPE_SIG}") -> dict[str, Any]:
+    return {} if header is DROP else {"Stripe-Signature": header}
+
+
+def sl(sig: Any = DROP, ts: Any = str(NOW), body: bytes = BODY) -> dict[str, Any]:
+    sig = slack_signature("slack-malformed", str(ts), body) if sig is DROP else sig
+    return {"X-Slack-Signature": sig, "X-Slack-Request-Timestamp": ts}
+
+
+def di(sig: Any = DISCORD_SIG, ts: Any = str(NOW)) -> dict[str, Any]:
+    headers = {"X-Signature-Ed25519": sig, "X-Signature-Timestamp": ts}
+    return {k: v for k, v in headers.items() if v is not DROP}
+
+
+def one(name: str, value: Any) -> dict[str, Any]:
+    return {} if value is DROP else {name: value}
+
+
+MALFORMED += [
+    # ---------------------------------------------------------------- Stripe
+    pytest.param(ST, BODY, st(), True, id="stripe-control"),
+    pytest.param(
+        ST,
+        RAW_BODY,
+        st(stripe_header("whsec_malformed", NOW, RAW_BODY)),
+        True,
+        id="stripe-non-utf8-body",
+    ),
+    pytest.param(ST, "x\ud800", st(), WebhookVerificationError, id="stripe-str-body-surrogate"),
+    pytest.param(ST, BODY, {}, MissingHeaderError, id="stripe-no-header"),
+    pytest.param(ST, BODY, st(""), MissingHeaderError, id="stripe-empty-header"),
+    pytest.param(ST, BODY, st(7), InvalidHeaderError, id="stripe-int-header"),
+    pytest.param(ST, BODY, st(HUGE), InvalidHeaderError, id="stripe-huge-header"),
+    pytest.param(ST, BODY, st(f"v1={STRIPE_SIG}"), InvalidHeaderError, id="stripe-no-t"),
+    pytest.param(ST, BODY, st(",,,,"), InvalidHeaderError, id="stripe-only-commas"),
+    pytest.param(
+        ST, BODY, st(f"t,v1={STRIPE_SIG}"), InvalidHeaderError, id="stripe-t-without-value"
+    ),
+    pytest.param(
+        ST, BODY, st(f"t=abc,v1={STRIPE_SIG}"), InvalidTimestampError, id="stripe-t-letters"
+    ),
+    pytest.param(
+        ST, BODY, st(f"t={NOW}.5,v1={STRIPE_SIG}"), InvalidTimestampError, id="stripe-t-float"
+    ),
+    pytest.param(
+        ST, BODY, st(f"t={'9' * 30},v1={STRIPE_SIG}"), InvalidTimestampError, id="stripe-t-overflow"
+    ),
+    pytest.param(ST, BODY, st(b"t=\xff,v1=00"), InvalidTimestampError, id="stripe-t-non-utf8"),
+    pytest.param(
+        ST,
+        BODY,
+        st(stripe_header("whsec_malformed", NOW + 301, BODY)),
+        TimestampOutOfToleranceError,
+        id="stripe-future",
+    ),
+    pytest.param(ST, BODY, st(f"t={NOW}"), InvalidSignatureError, id="stripe-no-v1"),
+    pytest.param(
+        ST, BODY, st(f"t={NOW},v0={STRIPE_SIG}"), InvalidSignatureError, id="stripe-only-v0"
+    ),
+    pytest.param(
+        ST,
+        BODY,
+        st(f"t={NOW},v1={STRIPE_SIG.upper()}"),
+        InvalidSignatureError,
+        id="stripe-uppercase",
+    ),
+    pytest.param(
+        ST, BODY, st(f"t={NOW},v1={STRIPE_SIG[:-1]}é"), InvalidSignatureError, id="stripe-non-ascii"
+    ),
+    pytest.param(
+        ST, BODY, st(f"t={NOW},v1={STRIPE_SIG[:-1]}\x00"), InvalidSignatureError, id="stripe-nul"
+    ),
+    pytest.param(
+        ST, BODY, st(f"t={NOW},v1=={STRIPE_SIG}"), InvalidSignatureError, id="stripe-double-equals"
+    ),
+    pytest.param(ST, 5, st(), TypeError, id="stripe-int-body"),
+    # ---------------------------------------------------------------- GitHub
+    pytest.param(GH, BODY, one("X-Hub-Signature-256", HUB_SIG), True, id="github-control"),
+    pytest.param(
+        GH,
+        BODY,
+        one("X-Hub-Signature-256", HUB_SIG.upper().replace("SHA256", "sha256")),
+        True,
+        id="github-uppercase-hex",
+    ),
+    pytest.param(
+        GH,
+        RAW_BODY,
+        one("X-Hub-Signature-256", hub_signature("gh-malformed", RAW_BODY)),
+        True,
+        id="github-non-utf8-body",
+    ),
+    pytest.param(
+        GH,
+        "x\ud800",
+        one("X-Hub-Signature-256", HUB_SIG),
+        WebhookVerificationError,
+        id="github-surrogate-body",
+    ),
+    pytest.param(GH, BODY, {}, MissingHeaderError, id="github-no-header"),
+    pytest.param(
+        GH,
+        BODY,
+        one("X-Hub-Signature", "sha1=" + "0" * 40),
+        MissingHeaderError,
+        id="github-sha1-header-only",
+    ),
+    pytest.param(GH, BODY, one("X-Hub-Signature-256", ""), MissingHeaderError, id="github-empty"),
+    pytest.param(
+        GH,
+        BODY,
+        one("X-Hub-Signature-256", HUB_SIG[7:]),
+        InvalidSignatureError,
+        id="github-no-prefix",
+    ),
+    pytest.param(
+        GH,
+        BODY,
+        one("X-Hub-Signature-256", "SHA256=" + HUB_SIG[7:]),
+        InvalidSignatureError,
+        id="github-prefix-case",
+    ),
+    pytest.param(
+        GH,
+        BODY,
+        one("X-Hub-Signature-256", HUB_SIG[:-2]),
+        InvalidSignatureError,
+        id="github-truncated",
+    ),
+    pytest.param(
+        GH,
+        BODY,
+        one("X-Hub-Signature-256", HUB_SIG[:-1] + "g"),
+        InvalidSignatureError,
+        id="github-bad-hex",
+    ),
+    pytest.param(
+        GH,
+        BODY,
+        one("X-Hub-Signature-256", b"sha256=\xff" * 9),
+        InvalidSignatureError,
+        id="github-non-utf8",
+    ),
+    pytest.param(
+        GH, BODY, one("X-Hub-Signature-256", 1.5), InvalidHeaderError, id="github-float-header"
+    ),
+    pytest.param(GH, BODY, one("X-Hub-Signature-256", HUGE), InvalidHeaderError, id="github-huge"),
+    # ---------------------------------------------------------------- Shopify
+    pytest.param(SH, BODY, one("X-Shopify-Hmac-Sha256", SHOPIFY_SIG), True, id="shopify-control"),
+    pytest.param(
+        SH, BODY, one("X-Shopify-Hmac-Sha256", SHOPIFY_SIG.rstrip("=")), True, id="shopify-unpadded"
+    ),
+    pytest.param(
+        SH,
+        BODY,
+        one("X-Shopify-Hmac-Sha256", SHOPIFY_SIG + "="),
+        InvalidSignatureError,
+        id="shopify-overpadded",
+    ),
+    pytest.param(
+        SH,
+        BODY,
+        one("X-Shopify-Hmac-Sha256", hmac_hex("shopify-malformed", BODY)),
+        InvalidSignatureError,
+        id="shopify-hex",
+    ),
+    pytest.param(
+        SH,
+        BODY,
+        one("X-Shopify-Hmac-Sha256", SHOPIFY_SIG.replace("+", "-").replace("/", "_")),
+        InvalidSignatureError,
+        id="shopify-urlsafe",
+    ),
+    pytest.param(
+        SH, BODY, one("X-Shopify-Hmac-Sha256", "!!!!"), InvalidSignatureError, id="shopify-garbage"
+    ),
+    pytest.param(
+        SH,
+        BODY,
+        one("X-Shopify-Hmac-Sha256", base64.b64encode(b"short").decode()),
+        InvalidSignatureError,
+        id="shopify-short-tag",
+    ),
+    pytest.param(
+        SH, BODY, one("X-Shopify-Hmac-Sha256", DROP), MissingHeaderError, id="shopify-missing"
+    ),
+    # ---------------------------------------------------------------- Slack
+    pytest.param(SL, BODY, sl(), True, id="slack-control"),
+    pytest.param(SL, RAW_BODY, sl(body=RAW_BODY), True, id="slack-non-utf8-body"),
+    pytest.param(
+        SL,
+        BODY,
+        {"X-Slack-Request-Timestamp": str(NOW)},
+        MissingHeaderError,
+        id="slack-no-signature",
+    ),
+    pytest.param(
+        SL, BODY, {"X-Slack-Signature": "v0=00"}, MissingHeaderError, id="slack-no-timestamp"
+    ),
+    pytest.param(SL, BODY, sl(ts="abc"), InvalidTimestampError, id="slack-letters-ts"),
+    pytest.param(SL, BODY, sl(ts=f" {NOW}"), InvalidTimestampError, id="slack-space-ts"),
+    pytest.param(SL, BODY, sl(ts=NOW), InvalidHeaderError, id="slack-int-ts"),
+    pytest.param(SL, BODY, sl(ts=str(NOW - 301)), TimestampOutOfToleranceError, id="slack-stale"),
+    pytest.param(
+        SL,
+        BODY,
+        sl(sig=slack_signature("slack-malformed", str(NOW), BODY)[3:]),
+        InvalidSignatureError,
+        id="slack-no-version",
+    ),
+    pytest.param(
+        SL,
+        BODY,
+        sl(sig="v1=" + slack_signature("slack-malformed", str(NOW), BODY)[3:]),
+        InvalidSignatureError,
+        id="slack-v1",
+    ),
+    pytest.param(
+        SL,
+        BODY,
+        sl(sig=slack_signature("slack-malformed", str(NOW), BODY).upper()),
+        InvalidSignatureError,
+        id="slack-uppercase",
+    ),
+    pytest.param(SL, BODY, sl(sig="v0=" + "é" * 64), InvalidSignatureError, id="slack-non-ascii"),
+    # ---------------------------------------------------------------- Twilio
+    pytest.param(TW, FORM, one("X-Twilio-Signature", TWILIO_SIG), True, id="twilio-control"),
+    pytest.param(
+        TW,
+        FORM + b"&Extra=",
+        one("X-Twilio-Signature", TWILIO_SIG),
+        InvalidSignatureError,
+        id="twilio-extra-param",
+    ),
+    pytest.param(
+        TW,
+        RAW_BODY,
+        one("X-Twilio-Signature", TWILIO_SIG),
+        InvalidSignatureError,
+        id="twilio-non-form-body",
+    ),
+    pytest.param(
+        TW, FORM, one("X-Twilio-Signature", DROP), MissingHeaderError, id="twilio-missing"
+    ),
+    pytest.param(
+        TW,
+        FORM,
+        one("X-Twilio-Signature", "not base64!"),
+        InvalidSignatureError,
+        id="twilio-garbage",
+    ),
+    pytest.param(
+        TW,
+        FORM,
+        one("X-Twilio-Signature", base64.b64encode(bytes(32)).decode()),
+        InvalidSignatureError,
+        id="twilio-sha256-length",
+    ),
+    pytest.param(
+        TW,
+        FORM,
+        one("X-Twilio-Signature", TWILIO_SIG.lower()),
+        InvalidSignatureError,
+        id="twilio-case",
+    ),
+    pytest.param(
+        TW, FORM, one("X-Twilio-Signature", ["x"]), InvalidHeaderError, id="twilio-list-header"
+    ),
+    pytest.param(
+        TW,
+        "x\ud800",
+        one("X-Twilio-Signature", TWILIO_SIG),
+        WebhookVerificationError,
+        id="twilio-surrogate-body",
+    ),
+    # ---------------------------------------------------------------- Meta
+    pytest.param(
+        ME,
+        BODY,
+        one("X-Hub-Signature-256", hub_signature("meta-malformed", BODY)),
+        True,
+        id="meta-control",
+    ),
+    pytest.param(
+        ME, BODY, one("X-Hub-Signature-256", HUB_SIG), InvalidSignatureError, id="meta-other-secret"
+    ),
+    pytest.param(ME, BODY, one("x-hub-signature-256", DROP), MissingHeaderError, id="meta-missing"),
+    # ---------------------------------------------------------------- Linear
+    pytest.param(LI, LINEAR_BODY, one("Linear-Signature", LINEAR_SIG), True, id="linear-control"),
+    pytest.param(
+        LI,
+        LINEAR_BODY,
+        one("Linear-Signature", LINEAR_SIG.upper()),
+        True,
+        id="linear-uppercase-hex",
+    ),
+    pytest.param(
+        LI, LINEAR_BODY, one("Linear-Signature", DROP), MissingHeaderError, id="linear-missing"
+    ),
+    pytest.param(
+        LI,
+        LINEAR_BODY,
+        one("Linear-Signature", "sha256=" + LINEAR_SIG),
+        InvalidSignatureError,
+        id="linear-prefixed",
+    ),
+    pytest.param(
+        LI,
+        LINEAR_BODY,
+        one("Linear-Signature", LINEAR_SIG[:-1]),
+        InvalidSignatureError,
+        id="linear-odd-hex",
+    ),
+    pytest.param(
+        LI,
+        BODY,
+        one("Linear-Signature", hmac_hex("linear-malformed", BODY)),
+        InvalidTimestampError,
+        id="linear-no-body-timestamp",
+    ),
+    pytest.param(
+        LI,
+        RAW_BODY,
+        one("Linear-Signature", hmac_hex("linear-malformed", RAW_BODY)),
+        InvalidTimestampError,
+        id="linear-non-json-body",
+    ),
+    pytest.param(
+        LI,
+        linear_body(NOW - 61),
+        one("Linear-Signature", hmac_hex("linear-malformed", linear_body(NOW - 61))),
+        TimestampOutOfToleranceError,
+        id="linear-stale",
+    ),
+    # ---------------------------------------------------------------- Discord
+    pytest.param(DI, BODY, di(), True, id="discord-control"),
+    pytest.param(DI, BODY, di(sig=DISCORD_SIG.upper()), True, id="discord-uppercase-hex"),
+    pytest.param(DI, BODY, di(sig=DROP), MissingHeaderError, id="discord-no-signature"),
+    pytest.param(DI, BODY, di(ts=DROP), MissingHeaderError, id="discord-no-timestamp"),
+    pytest.param(DI, BODY, di(sig=DISCORD_SIG[:-2]), InvalidSignatureError, id="discord-short"),
+    pytest.param(DI, BODY, di(sig=DISCORD_SIG + "00"), InvalidSignatureError, id="discord-long"),
+    pytest.param(DI, BODY, di(sig="zz" * 64), InvalidSignatureError, id="discord-not-hex"),
+    pytest.param(DI, BODY, di(sig="é" * 128), InvalidSignatureError, id="discord-non-ascii"),
+    pytest.param(DI, BODY, di(sig="00" * 64), InvalidSignatureError, id="discord-zero-signature"),
+    pytest.param(DI, BODY, di(sig="ff" * 64), InvalidSignatureError, id="discord-non-canonical-s"),
+    pytest.param(DI, BODY, di(sig=b"\xff" * 128), InvalidSignatureError, id="discord-non-utf8"),
+    pytest.param(DI, BODY, di(ts="abc"), InvalidTimestampError, id="discord-letters-ts"),
+    pytest.param(
+        DI, BODY, di(ts=str(NOW + 301)), TimestampOutOfToleranceError, id="discord-future"
+    ),
+    pytest.param(DI, BODY, di(ts=str(NOW + 1)), InvalidSignatureError, id="discord-other-ts"),
+    pytest.param(DI, 5, di(), TypeError, id="discord-int-body"),
+    # ---------------------------------------------------------------- Standard Webhooks v1a
+    pytest.param(SA, BODY, std(sig=V1A_SIG), True, id="v1a-control"),
+    pytest.param(SA, BODY, std(sig=STD_SIG + " " + V1A_SIG), True, id="v1a-after-v1"),
+    pytest.param(SA, BODY, std(sig=STD_SIG), InvalidSignatureError, id="v1a-only-v1"),
+    pytest.param(SA, BODY, std(sig="v1a,!!!!"), InvalidSignatureError, id="v1a-bad-base64"),
+    pytest.param(
+        SA,
+        BODY,
+        std(sig="v1a," + base64.b64encode(bytes(63)).decode()),
+        InvalidSignatureError,
+        id="v1a-short",
+    ),
+    pytest.param(SA, BODY, std(sig=V1A_SIG.rstrip("=")), True, id="v1a-unpadded"),
+    pytest.param(
+        SA,
+        BODY,
+        std(sig="v1a," + base64.b64encode(b"\xff" * 64).decode()),
+        InvalidSignatureError,
+        id="v1a-non-canonical",
+    ),
+    pytest.param(
+        SA, BODY, std(sig="V1A" + V1A_SIG[3:]), InvalidSignatureError, id="v1a-uppercase-version"
+    ),
+    pytest.param(
+        SA,
+        BODY,
+        std(sig=V1A_SIG[:10] + ("B" if V1A_SIG[10] != "B" else "C") + V1A_SIG[11:]),
+        InvalidSignatureError,
+        id="v1a-flipped",
+    ),
+    pytest.param(
+        SA, BODY, std(ts=str(NOW + 1), sig=V1A_SIG), InvalidSignatureError, id="v1a-other-ts"
+    ),
+    # ---------------------------------------------------------------- secrets and keys
+    pytest.param(PS, BODY, (Stripe, ""), InvalidSecretError, id="stripe-empty-secret"),
+    pytest.param(PS, BODY, (Stripe, []), InvalidSecretError, id="stripe-no-secrets"),
+    pytest.param(PS, BODY, (Stripe, ["ok", b""]), InvalidSecretError, id="stripe-one-empty-secret"),
+    pytest.param(PS, BODY, (Stripe, None), TypeError, id="stripe-none-secret"),
+    pytest.param(PS, BODY, (Slack, "\ud800"), InvalidSecretError, id="slack-surrogate-secret"),
+    pytest.param(PS, BODY, (Twilio, b""), InvalidSecretError, id="twilio-empty-token"),
+    pytest.param(PS, BODY, (GitHub, 5), TypeError, id="github-int-secret"),
+    pytest.param(PS, BODY, (Discord, "zz" * 32), InvalidSecretError, id="discord-not-hex-key"),
+    pytest.param(PS, BODY, (Discord, "00" * 32), InvalidSecretError, id="discord-weak-key"),
+    pytest.param(PS, BODY, (Discord, b"\x01" * 33), InvalidSecretError, id="discord-long-key"),
+    pytest.param(PS, BODY, (Discord, 5), TypeError, id="discord-int-key"),
+    pytest.param(PS, BODY, (StandardWebhook, "whpk_AAAA"), InvalidSecretError, id="whpk-short"),
+    pytest.param(
+        PS,
+        BODY,
+        (StandardWebhook, "whsk_" + base64.b64encode(bytes(64)).decode()),
+        InvalidSecretError,
+        id="whsk-mismatched-pair",
+    ),
+    pytest.param(
+        PS,
+        BODY,
+        (StandardWebhook, [STD_SECRET, "whpk_!"]),
+        InvalidSecretError,
+        id="key-list-one-bad",
+    ),
+    # ---------------------------------------------------------------- Meta handshake
+    pytest.param(
+        MC,
+        BODY,
+        "hub.mode=subscribe&hub.verify_token=verify-token&hub.challenge=42",
+        True,
+        id="challenge-control",
+    ),
+    pytest.param(
+        MC,
+        BODY,
+        {"hub.mode": ["subscribe"], "hub.verify_token": ["verify-token"], "hub.challenge": ["42"]},
+        True,
+        id="challenge-parse-qs-lists",
+    ),
+    pytest.param(
+        MC,
+        BODY,
+        "hub.mode=subscribe&hub.verify_token=wrong&hub.challenge=42",
+        ChallengeError,
+        id="challenge-wrong-token",
+    ),
+    pytest.param(
+        MC,
+        BODY,
+        {"hub.mode": "subscribe", "hub.verify_token": "verify-token"},
+        ChallengeError,
+        id="challenge-missing",
+    ),
+    pytest.param(
+        MC,
+        BODY,
+        {"hub.mode": "subscribe", "hub.verify_token": "verify-token", "hub.challenge": []},
+        ChallengeError,
+        id="challenge-empty-list",
+    ),
+    pytest.param(MC, BODY, "%%%", ChallengeError, id="challenge-garbage"),
+    pytest.param(MC, BODY, {"hub.mode": 5}, TypeError, id="challenge-int-value"),
+    pytest.param(MC, BODY, 5, TypeError, id="challenge-int-params"),
+]
+
+VERIFY_TARGETS = {SV, ST, GH, SH, SL, TW, ME, LI, DI, SA}
+
 LEAKS = (UnicodeDecodeError, UnicodeEncodeError, ValueError, TypeError, KeyError)
 
 
@@ -199,6 +721,25 @@ def run(target: str, payload: Any, arg: Any) -> Any:
     if target == SS:
         assert StandardWebhook(arg).verify(payload, std(), now=NOW) is None
         return True
+    if target in PROVIDERS:
+        verifier = PROVIDERS[target]
+        if target == TW:
+            assert verifier.verify(payload, arg, url=TWILIO_URL) is None
+            assert verifier.verify_many([payload], [arg], urls=[TWILIO_URL]) == [True]
+        elif target in (GH, SH, ME):
+            assert verifier.verify(payload, arg) is None
+            assert verifier.verify_many([payload], [arg]) == [True]
+        else:
+            assert verifier.verify(payload, arg, now=NOW) is None
+            assert verifier.verify_many([payload], [arg], now=NOW) == [True]
+        return True
+    if target == PS:
+        cls, secret = arg
+        assert cls(secret) is not None
+        return True
+    if target == MC:
+        assert Meta.answer_challenge(arg, "verify-token") == "42"
+        return True
     raise AssertionError(target)
 
 
@@ -210,6 +751,15 @@ def is_malformed_type(target: str, payload: Any, arg: Any) -> bool:
         return not isinstance(arg, (bytes, str, type(None)))
     if target in (VLS, SS):  # a secret must be text or bytes
         return not isinstance(arg, (bytes, str))
+    if target == PS:  # text, bytes, or a list of them
+        secret = arg[1]
+        items = secret if isinstance(secret, list) else [secret]
+        return not all(isinstance(item, (bytes, str)) for item in items)
+    if target == MC:  # a query string, or a mapping whose values are text (or lists of it)
+        if isinstance(arg, (str, bytes)):
+            return False
+        values = arg.values() if isinstance(arg, dict) else [None]
+        return not all(isinstance(v, (str, bytes, list)) for v in values)
     return False
 
 
@@ -242,13 +792,38 @@ def test_standard_batch_agrees_with_single(
     assert result == [True, expected is True, True]
 
 
+PROVIDER_ROWS = [p for p in MALFORMED if p.values[0] in PROVIDERS and p.values[3] is not TypeError]
+
+
+@pytest.mark.parametrize(("target", "payload", "arg", "expected"), PROVIDER_ROWS)
+def test_provider_batch_agrees_with_single(
+    target: str, payload: Any, arg: Any, expected: Any
+) -> None:
+    """verify_each returns exactly the exception verify raises (and verify_many its absence)."""
+    verifier = PROVIDERS[target]
+    control = next(p.values for p in MALFORMED if p.values[0] == target and p.values[3] is True)
+    payloads = [control[1], payload, control[1]]
+    headers = [control[2], arg, control[2]]
+    if target == TW:
+        options: dict[str, Any] = {"urls": [TWILIO_URL] * 3}
+    elif target in (GH, SH, ME):
+        options = {}
+    else:
+        options = {"now": NOW}
+    assert verifier.verify_many(payloads, headers, **options) == [True, expected is True, True]
+    errors = verifier.verify_each(payloads, headers, **options)
+    found = [None if e is None else type(e) for e in errors]
+    assert found == [None, None if expected is True else expected, None]
+
+
 def test_table_covers_every_target_and_outcome() -> None:
     rows = [p.values for p in MALFORMED]
     ids = [p.id for p in MALFORMED]
     assert len(ids) == len(set(ids))
-    assert {row[0] for row in rows} == {VL, VLS, VLR, SV, SS}
+    assert {row[0] for row in rows} == {VL, VLS, VLR, SV, SS, PS, MC} | VERIFY_TARGETS
     outcomes = {row[3] for row in rows if isinstance(row[3], type)}
     assert outcomes >= {
+        ChallengeError,
         WebhookVerificationError,
         MissingHeaderError,
         InvalidHeaderError,

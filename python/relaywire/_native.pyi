@@ -15,19 +15,30 @@ __all__ = [
     "STANDARD_ID_HEADER",
     "STANDARD_SIGNATURE_HEADER",
     "STANDARD_TIMESTAMP_HEADER",
+    "ChallengeError",
+    "Discord",
     "EnvelopeDecoder",
+    "GitHub",
     "HmacVerifier",
     "InvalidHeaderError",
     "InvalidSecretError",
     "InvalidSignatureError",
     "InvalidTimestampError",
+    "Linear",
     "LinktorVerifier",
+    "Meta",
     "MissingHeaderError",
     "ModelPlan",
+    "Shopify",
+    "Slack",
     "StandardWebhook",
     "StreamDecoder",
+    "Stripe",
     "TimestampOutOfToleranceError",
+    "Twilio",
     "WebhookVerificationError",
+    "_arrow_slots",
+    "_verify_arrow_batch",
     "linktor_signature",
     "verify_linktor",
     "verify_linktor_request",
@@ -38,6 +49,10 @@ _Signature: TypeAlias = str | bytes | None
 _Secret: TypeAlias = str | bytes
 _HeaderValue: TypeAlias = str | bytes
 _Headers: TypeAlias = Mapping[Any, Any] | Iterable[tuple[_HeaderValue, _HeaderValue]]
+#: One secret, or several for rotation (a signature made with any of them passes).
+_Secrets: TypeAlias = _Secret | list[_Secret] | tuple[_Secret, ...]
+#: A batch's current time: the clock (None), one time for all, or one time per delivery.
+_BatchNow: TypeAlias = float | Iterable[float] | None
 
 #: Header names, lowercase.
 LINKTOR_SIGNATURE_HEADER: Final = "x-linktor-signature"
@@ -57,6 +72,7 @@ class InvalidTimestampError(WebhookVerificationError): ...
 class TimestampOutOfToleranceError(WebhookVerificationError): ...
 class InvalidSignatureError(WebhookVerificationError): ...
 class InvalidSecretError(WebhookVerificationError): ...
+class ChallengeError(WebhookVerificationError): ...
 
 def linktor_signature(payload: _Body, secret: _Secret) -> str: ...
 def verify_linktor(payload: _Body, signature: _Signature, secret: _Secret) -> bool: ...
@@ -88,14 +104,14 @@ class LinktorVerifier:
 
 @final
 class StandardWebhook:
-    def __new__(cls, secret: _Secret) -> StandardWebhook: ...
+    def __new__(cls, secret: _Secrets) -> StandardWebhook: ...
     def sign(self, msg_id: str, timestamp: int | datetime, payload: _Body) -> str: ...
     def verify(
         self,
         payload: _Body,
         headers: _Headers,
         *,
-        tolerance: float = 300.0,
+        tolerance: float | None = 300.0,
         now: float | None = None,
     ) -> None: ...
     def verify_many(
@@ -103,9 +119,196 @@ class StandardWebhook:
         payloads: Iterable[_Body],
         headers_list: Iterable[_Headers],
         *,
-        tolerance: float = 300.0,
-        now: float | None = None,
+        tolerance: float | None = 300.0,
+        now: _BatchNow = None,
     ) -> list[bool]: ...
+    def verify_each(
+        self,
+        payloads: Iterable[_Body],
+        headers_list: Iterable[_Headers],
+        *,
+        tolerance: float | None = 300.0,
+        now: _BatchNow = None,
+    ) -> list[WebhookVerificationError | None]: ...
+
+@final
+class Stripe:
+    def __new__(cls, secret: _Secrets) -> Stripe: ...
+    def sign(
+        self, payload: _Body, *, timestamp: int | datetime | None = None
+    ) -> dict[str, str]: ...
+    def verify(
+        self,
+        payload: _Body,
+        headers: _Headers,
+        *,
+        tolerance: float | None = 300.0,
+        now: float | None = None,
+    ) -> None: ...
+    def verify_many(
+        self,
+        payloads: Iterable[_Body],
+        headers_list: Iterable[_Headers],
+        *,
+        tolerance: float | None = 300.0,
+        now: _BatchNow = None,
+    ) -> list[bool]: ...
+    def verify_each(
+        self,
+        payloads: Iterable[_Body],
+        headers_list: Iterable[_Headers],
+        *,
+        tolerance: float | None = 300.0,
+        now: _BatchNow = None,
+    ) -> list[WebhookVerificationError | None]: ...
+
+@final
+class Slack:
+    def __new__(cls, secret: _Secrets) -> Slack: ...
+    def sign(
+        self, payload: _Body, *, timestamp: int | datetime | None = None
+    ) -> dict[str, str]: ...
+    def verify(
+        self,
+        payload: _Body,
+        headers: _Headers,
+        *,
+        tolerance: float | None = 300.0,
+        now: float | None = None,
+    ) -> None: ...
+    def verify_many(
+        self,
+        payloads: Iterable[_Body],
+        headers_list: Iterable[_Headers],
+        *,
+        tolerance: float | None = 300.0,
+        now: _BatchNow = None,
+    ) -> list[bool]: ...
+    def verify_each(
+        self,
+        payloads: Iterable[_Body],
+        headers_list: Iterable[_Headers],
+        *,
+        tolerance: float | None = 300.0,
+        now: _BatchNow = None,
+    ) -> list[WebhookVerificationError | None]: ...
+
+@final
+class Linear:
+    def __new__(cls, secret: _Secrets) -> Linear: ...
+    def sign(self, payload: _Body) -> dict[str, str]: ...
+    def verify(
+        self,
+        payload: _Body,
+        headers: _Headers,
+        *,
+        tolerance: float | None = 60.0,
+        now: float | None = None,
+    ) -> None: ...
+    def verify_many(
+        self,
+        payloads: Iterable[_Body],
+        headers_list: Iterable[_Headers],
+        *,
+        tolerance: float | None = 60.0,
+        now: _BatchNow = None,
+    ) -> list[bool]: ...
+    def verify_each(
+        self,
+        payloads: Iterable[_Body],
+        headers_list: Iterable[_Headers],
+        *,
+        tolerance: float | None = 60.0,
+        now: _BatchNow = None,
+    ) -> list[WebhookVerificationError | None]: ...
+
+@final
+class Discord:
+    def __new__(
+        cls, public_key: str | bytes | list[str | bytes] | tuple[str | bytes, ...]
+    ) -> Discord: ...
+    def verify(
+        self,
+        payload: _Body,
+        headers: _Headers,
+        *,
+        tolerance: float | None = 300.0,
+        now: float | None = None,
+    ) -> None: ...
+    def verify_many(
+        self,
+        payloads: Iterable[_Body],
+        headers_list: Iterable[_Headers],
+        *,
+        tolerance: float | None = 300.0,
+        now: _BatchNow = None,
+    ) -> list[bool]: ...
+    def verify_each(
+        self,
+        payloads: Iterable[_Body],
+        headers_list: Iterable[_Headers],
+        *,
+        tolerance: float | None = 300.0,
+        now: _BatchNow = None,
+    ) -> list[WebhookVerificationError | None]: ...
+
+@final
+class GitHub:
+    def __new__(cls, secret: _Secrets) -> GitHub: ...
+    def sign(self, payload: _Body) -> dict[str, str]: ...
+    def verify(self, payload: _Body, headers: _Headers) -> None: ...
+    def verify_many(
+        self, payloads: Iterable[_Body], headers_list: Iterable[_Headers]
+    ) -> list[bool]: ...
+    def verify_each(
+        self, payloads: Iterable[_Body], headers_list: Iterable[_Headers]
+    ) -> list[WebhookVerificationError | None]: ...
+
+@final
+class Shopify:
+    def __new__(cls, secret: _Secrets) -> Shopify: ...
+    def sign(self, payload: _Body) -> dict[str, str]: ...
+    def verify(self, payload: _Body, headers: _Headers) -> None: ...
+    def verify_many(
+        self, payloads: Iterable[_Body], headers_list: Iterable[_Headers]
+    ) -> list[bool]: ...
+    def verify_each(
+        self, payloads: Iterable[_Body], headers_list: Iterable[_Headers]
+    ) -> list[WebhookVerificationError | None]: ...
+
+@final
+class Meta:
+    def __new__(cls, app_secret: _Secrets) -> Meta: ...
+    def sign(self, payload: _Body) -> dict[str, str]: ...
+    def verify(self, payload: _Body, headers: _Headers) -> None: ...
+    def verify_many(
+        self, payloads: Iterable[_Body], headers_list: Iterable[_Headers]
+    ) -> list[bool]: ...
+    def verify_each(
+        self, payloads: Iterable[_Body], headers_list: Iterable[_Headers]
+    ) -> list[WebhookVerificationError | None]: ...
+    @staticmethod
+    def answer_challenge(params: Mapping[str, Any] | str | bytes, verify_token: _Secret) -> str: ...
+
+@final
+class Twilio:
+    def __new__(cls, auth_token: _Secrets) -> Twilio: ...
+    def sign(self, payload: _Body, *, url: str | bytes) -> dict[str, str]: ...
+    def verify(self, payload: _Body, headers: _Headers, *, url: str | bytes) -> None: ...
+    def verify_many(
+        self,
+        payloads: Iterable[_Body],
+        headers_list: Iterable[_Headers],
+        *,
+        urls: Iterable[str | bytes],
+    ) -> list[bool]: ...
+    def verify_each(
+        self,
+        payloads: Iterable[_Body],
+        headers_list: Iterable[_Headers],
+        *,
+        urls: Iterable[str | bytes],
+    ) -> list[WebhookVerificationError | None]: ...
 
 @final
 class HmacVerifier:
@@ -125,6 +328,22 @@ class HmacVerifier:
     def verify_many(
         self, payloads: Iterable[_Body], signatures: Iterable[_Signature]
     ) -> list[bool]: ...
+
+#: A binary column as relaywire._arrow hands it over: (large, offset, validity, offsets, data),
+#: the last three being pyarrow buffers (validity may be None).
+_ArrowColumn: TypeAlias = tuple[bool, int, Any, Any, Any]
+
+def _arrow_slots(verifier: object) -> list[list[str]]: ...
+def _verify_arrow_batch(
+    verifier: object,
+    length: int,
+    body: _ArrowColumn,
+    slots: list[list[tuple[int, _ArrowColumn]]],
+    url: _ArrowColumn | None,
+    times: tuple[int, Any, Any] | None,
+    tolerance: float | None,
+    now: float | None,
+) -> bytes: ...
 
 # ----------------------------------------------------------------------- Daguito stream decoding
 

@@ -9,6 +9,7 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyString, PyTuple};
 
+use crate::scheme::MAX_SLOTS;
 use crate::timestamp::{nanos_from_seconds, Window};
 
 /// Header values longer than this are refused rather than hashed or compared.
@@ -118,10 +119,6 @@ impl HeaderValue<'_> {
     pub fn is_invalid(&self) -> bool {
         matches!(self, Self::Invalid(_))
     }
-
-    pub fn to_owned_bytes(&self) -> Option<Vec<u8>> {
-        self.as_option().map(<[u8]>::to_vec)
-    }
 }
 
 fn header_bytes<'a>(value: &'a Bound<'_, PyAny>) -> Option<&'a [u8]> {
@@ -161,89 +158,162 @@ fn header_pair<'py>(pair: &Bound<'py, PyAny>) -> PyResult<(Bound<'py, PyAny>, Bo
     }
 }
 
-/// Fills `found[i]` with the first pair whose name matches `names[i]` case-insensitively,
-/// reading `pairs` once.
-fn fill_from_pairs<'py, const N: usize>(
-    pairs: impl Iterator<Item = PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)>>,
-    names: &[&str; N],
-    found: &mut [Option<Bound<'py, PyAny>>; N],
-) -> PyResult<()> {
-    for pair in pairs {
-        let (name, value) = pair?;
-        let Some(name) = header_bytes(&name) else {
-            continue;
-        };
-        for (slot, wanted) in found.iter_mut().zip(names) {
-            if slot.is_none() && name.eq_ignore_ascii_case(wanted.as_bytes()) {
-                *slot = Some(value);
-                break;
+/// The names of a scheme's header slots as interned Python strings (see
+/// [`crate::scheme::Slot`]), made once per verifier.
+pub struct SlotNames {
+    slots: Vec<Vec<Py<PyString>>>,
+}
+
+impl SlotNames {
+    pub fn new(py: Python<'_>, slots: &[crate::scheme::Slot]) -> Self {
+        let slots = slots
+            .iter()
+            .map(|names| names.iter().map(|name| PyString::intern(py, name).unbind()).collect())
+            .collect();
+        Self { slots }
+    }
+}
+
+/// What a slot lookup found: the index of the name it was found under (0 when absent) and
+/// the value.
+pub type SlotValue<'py> = (usize, HeaderValue<'py>);
+
+/// Looks up every slot: a slot takes the value of its first name that is present, preferred
+/// names first. Mappings are asked for the preferred names by `get` (dicts exactly, header
+/// classes case-insensitively); only when one is missing are all entries scanned for every
+/// name of the missing slots, case-insensitively. An iterable of pairs is read once.
+pub fn lookup_slots<'py>(
+    headers: &Bound<'py, PyAny>,
+    names: &SlotNames,
+) -> PyResult<SlotValues<'py>> {
+    let py = headers.py();
+    let slots = &names.slots;
+    // A fixed array: every scheme has at most MAX_SLOTS slots, and this runs per request.
+    let mut found: [Option<(usize, Bound<'py, PyAny>)>; MAX_SLOTS] = std::array::from_fn(|_| None);
+    let found = &mut found[..slots.len()];
+    let items = pyo3::intern!(py, "items");
+    let dict = headers.cast::<PyDict>().ok();
+    let mapping = dict.is_none() && headers.hasattr(items)?;
+    if let Some(dict) = dict {
+        for (slot, names) in found.iter_mut().zip(slots) {
+            *slot = dict.get_item(names[0].bind(py))?.filter(|v| !v.is_none()).map(|v| (0, v));
+        }
+    } else if mapping {
+        for (slot, names) in found.iter_mut().zip(slots) {
+            let value = headers.call_method1(pyo3::intern!(py, "get"), (names[0].bind(py),))?;
+            *slot = (!value.is_none()).then_some((0, value));
+        }
+    }
+    if found.iter().any(Option::is_none) {
+        // name index -> (slot, preference); the first pair under a name wins.
+        let mut wanted: Vec<(usize, usize, &str)> = Vec::new();
+        for (slot, names) in slots.iter().enumerate().filter(|(i, _)| found[*i].is_none()) {
+            for (preference, name) in names.iter().enumerate() {
+                wanted.push((slot, preference, name.bind(py).to_str()?));
             }
         }
-        if found.iter().all(Option::is_some) {
-            break;
+        let mut hits: Vec<Option<Bound<'py, PyAny>>> = vec![None; wanted.len()];
+        let mut note = |name: &[u8], value: Bound<'py, PyAny>| {
+            for (hit, (_, _, wanted)) in hits.iter_mut().zip(&wanted) {
+                if hit.is_none() && name.eq_ignore_ascii_case(wanted.as_bytes()) {
+                    *hit = Some(value);
+                    return;
+                }
+            }
+        };
+        if let Some(dict) = dict {
+            for (name, value) in dict.iter() {
+                if let Some(name) = header_bytes(&name) {
+                    note(name, value);
+                }
+            }
+        } else {
+            let pairs = if mapping { headers.call_method0(items)? } else { headers.clone() };
+            for pair in pairs.try_iter()? {
+                let (name, value) = header_pair(&pair?)?;
+                if let Some(name) = header_bytes(&name) {
+                    note(name, value);
+                }
+            }
+        }
+        for (hit, (slot, preference, _)) in hits.into_iter().zip(&wanted) {
+            let hit = hit.filter(|v| !v.is_none());
+            if let (Some(value), None) = (hit, &found[*slot]) {
+                found[*slot] = Some((*preference, value));
+            }
         }
     }
-    Ok(())
-}
-
-/// [`fill_from_pairs`] over an iterable of `(name, value)` pairs.
-fn scan_pairs<'py, const N: usize>(
-    pairs: &Bound<'py, PyAny>,
-    names: &[&str; N],
-    found: &mut [Option<Bound<'py, PyAny>>; N],
-) -> PyResult<()> {
-    fill_from_pairs(pairs.try_iter()?.map(|pair| header_pair(&pair?)), names, found)
-}
-
-/// Looks headers up by their lowercase names (given as interned Python strings) in any
-/// mapping (dict, httpx/Starlette/Werkzeug headers, ...) or in an iterable of `(name, value)`
-/// pairs such as ASGI's raw headers, which is read exactly once. Names compare
-/// case-insensitively; the first match wins.
-pub fn lookup_headers<'py, const N: usize>(
-    headers: &Bound<'py, PyAny>,
-    names: [&Bound<'py, PyString>; N],
-) -> PyResult<[HeaderValue<'py>; N]> {
-    let py = headers.py();
-    // The names' text is needed only to scan pairs or to word an error.
-    let texts = || -> PyResult<[&str; N]> {
-        let mut texts = [""; N];
-        for (text, name) in texts.iter_mut().zip(names) {
-            *text = name.to_str()?;
+    let mut values =
+        SlotValues { values: std::array::from_fn(|_| (0, HeaderValue::Absent)), len: slots.len() };
+    for ((slot, value), names) in values.values.iter_mut().zip(found.iter_mut()).zip(slots) {
+        if let Some((preference, value)) = value.take() {
+            *slot = (preference, header_value(names[preference].bind(py), value));
         }
-        Ok(texts)
-    };
-    let mut found: [Option<Bound<'py, PyAny>>; N] = std::array::from_fn(|_| None);
-    let items = pyo3::intern!(py, "items");
-    if let Ok(dict) = headers.cast::<PyDict>() {
-        for (slot, name) in found.iter_mut().zip(names) {
-            *slot = dict.get_item(name)?;
-        }
-        // Names missed by their exact spelling may be there in another case. Reading the
-        // entries in place (no `items()` list of tuples) runs no Python code, so the dict
-        // cannot change under the iterator.
-        if found.iter().any(Option::is_none) {
-            fill_from_pairs(dict.iter().map(Ok), &texts()?, &mut found)?;
-        }
-    } else if headers.hasattr(items)? {
-        // Header classes answer `get` case-insensitively; a plain mapping may not.
-        for (slot, name) in found.iter_mut().zip(names) {
-            let value = headers.call_method1(pyo3::intern!(py, "get"), (name,))?;
-            *slot = (!value.is_none()).then_some(value);
-        }
-        if found.iter().any(Option::is_none) {
-            scan_pairs(&headers.call_method0(items)?, &texts()?, &mut found)?;
-        }
-    } else {
-        scan_pairs(headers, &texts()?, &mut found)?;
     }
-    let mut names = names.into_iter();
-    Ok(found.map(|value| {
-        let name = names.next().expect("one name per slot");
-        match value {
-            Some(value) if !value.is_none() => header_value(name, value),
-            _ => HeaderValue::Absent,
+    Ok(values)
+}
+
+/// The slots a lookup found, in a fixed array (no allocation per request).
+pub struct SlotValues<'py> {
+    values: [SlotValue<'py>; MAX_SLOTS],
+    len: usize,
+}
+
+impl<'py> SlotValues<'py> {
+    pub fn as_slice(&self) -> &[SlotValue<'py>] {
+        &self.values[..self.len]
+    }
+}
+
+/// `now` for a batch: the clock, one time for all, or one time per item.
+#[derive(Debug, Clone)]
+pub enum BatchNow {
+    Clock,
+    Fixed(f64),
+    PerItem(Vec<f64>),
+}
+
+impl BatchNow {
+    /// `None`, a number, or an iterable of numbers (one per item).
+    pub fn from_arg(now: Option<&Bound<'_, PyAny>>, count: usize) -> PyResult<Self> {
+        let Some(now) = now.filter(|n| !n.is_none()) else {
+            return Ok(Self::Clock);
+        };
+        if let Ok(seconds) = now.extract::<f64>() {
+            return Ok(Self::Fixed(seconds));
         }
-    }))
+        let times: Vec<f64> = now
+            .try_iter()
+            .map_err(|_| {
+                PyTypeError::new_err(format!(
+                    "now must be a number of seconds or one per payload, not {}",
+                    type_name(now)
+                ))
+            })?
+            .map(|item| item?.extract::<f64>())
+            .collect::<PyResult<_>>()?;
+        if times.len() != count {
+            return Err(PyValueError::new_err(format!(
+                "got {count} payloads but {} times in now",
+                times.len()
+            )));
+        }
+        Ok(Self::PerItem(times))
+    }
+
+    /// The windows of every item; `None` throughout when `tolerance` is `None`.
+    pub fn windows(&self, tolerance: Option<f64>, count: usize) -> PyResult<Vec<Option<Window>>> {
+        let Some(tolerance) = tolerance else {
+            return Ok(vec![None; count]);
+        };
+        match self {
+            Self::Clock => Ok(vec![Some(window(tolerance, None)?); count]),
+            Self::Fixed(now) => Ok(vec![Some(window(tolerance, Some(*now))?); count]),
+            Self::PerItem(times) => {
+                times.iter().map(|now| window(tolerance, Some(*now)).map(Some)).collect()
+            }
+        }
+    }
 }
 
 /// The window `now ± tolerance` in nanoseconds. `now` defaults to the system clock; both

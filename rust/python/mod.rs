@@ -1,10 +1,12 @@
 //! The pyo3 layer: converts Python arguments at the edge and calls the plain-Rust schemes.
 
 mod args;
+mod arrow;
 mod envelope;
 mod framed;
 mod model;
 mod objects;
+mod schemes;
 mod stream;
 mod webhooks;
 
@@ -15,7 +17,14 @@ mod _native {
     #[pymodule_export]
     use super::webhooks::{
         linktor_signature, verify_linktor, verify_linktor_request, HmacVerifier, LinktorVerifier,
-        StandardWebhook,
+    };
+
+    #[pymodule_export]
+    use super::arrow::{_arrow_slots, _verify_arrow_batch};
+
+    #[pymodule_export]
+    use super::schemes::{
+        Discord, GitHub, Linear, Meta, Shopify, Slack, StandardWebhook, Stripe, Twilio,
     };
 
     #[pymodule_export]

@@ -1,23 +1,24 @@
 //! `relaywire._native` webhook functions, classes and exceptions.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::ops::Range;
 use std::rc::Rc;
 
 use pyo3::create_exception;
 use pyo3::exceptions::{PyException, PyTypeError, PyValueError};
-use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::PyBytes;
+use pyo3::sync::PyOnceLock;
 
 use super::args::{
-    batch_body, check_same_length, collect, lookup_headers, text_bytes, type_name, window,
-    window_args, with_body, BodyError, HeaderValue, MAX_HEADER_BYTES,
+    batch_body, check_same_length, collect, lookup_slots, text_bytes, type_name, window_args,
+    with_body, BodyError, SlotNames, MAX_HEADER_BYTES,
 };
-use crate::batch::{check_batch, is_large};
+use crate::batch::{check_batch, each, is_large, CHUNK, PER_ITEM_WORK};
 use crate::generic::{GenericKey, TagEncoding};
 use crate::linktor::{self, LinktorKey};
-use crate::standard::{self, Headers, Rejection, StandardKey};
+use crate::scheme::{Rejection, Scheme};
+use crate::standard;
 
 create_exception!(
     relaywire._native,
@@ -61,6 +62,12 @@ create_exception!(
     WebhookVerificationError,
     "The webhook secret is empty or not in the scheme's format."
 );
+create_exception!(
+    relaywire._native,
+    ChallengeError,
+    WebhookVerificationError,
+    "A subscription handshake (Meta's hub.challenge) has the wrong mode or verify token."
+);
 
 /// The constants and exception classes of the module.
 pub fn add_constants_and_exceptions(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -81,20 +88,25 @@ pub fn add_constants_and_exceptions(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("TimestampOutOfToleranceError", py.get_type::<TimestampOutOfToleranceError>())?;
     m.add("InvalidSignatureError", py.get_type::<InvalidSignatureError>())?;
     m.add("InvalidSecretError", py.get_type::<InvalidSecretError>())?;
+    m.add("ChallengeError", py.get_type::<ChallengeError>())?;
     Ok(())
 }
 
-fn rejection_error(rejection: &Rejection) -> PyErr {
+pub fn rejection_error(rejection: &Rejection) -> PyErr {
     let message = rejection.to_string();
     match rejection {
         Rejection::MissingHeader(_) => MissingHeaderError::new_err(message),
-        Rejection::InvalidTimestamp(_) => InvalidTimestampError::new_err(message),
+        Rejection::InvalidHeader { .. } => InvalidHeaderError::new_err(message),
+        Rejection::InvalidTimestamp(..) => InvalidTimestampError::new_err(message),
         Rejection::TooOld | Rejection::TooNew => TimestampOutOfToleranceError::new_err(message),
-        Rejection::NoMatchingSignature => InvalidSignatureError::new_err(message),
+        Rejection::NoMatchingSignature | Rejection::BodyHashMismatch => {
+            InvalidSignatureError::new_err(message)
+        }
+        Rejection::MissingUrl => WebhookVerificationError::new_err(message),
     }
 }
 
-fn body_error(error: BodyError) -> PyErr {
+pub fn body_error(error: BodyError) -> PyErr {
     match error {
         BodyError::NotUtf8 => WebhookVerificationError::new_err(
             "payload str contains lone surrogates and has no UTF-8 form; pass the raw bytes",
@@ -102,7 +114,7 @@ fn body_error(error: BodyError) -> PyErr {
     }
 }
 
-fn signing_body_error(error: BodyError) -> PyErr {
+pub fn signing_body_error(error: BodyError) -> PyErr {
     match error {
         BodyError::NotUtf8 => PyValueError::new_err(
             "payload str contains lone surrogates and has no UTF-8 form; pass bytes instead",
@@ -111,12 +123,12 @@ fn signing_body_error(error: BodyError) -> PyErr {
 }
 
 /// A secret as UTF-8 bytes (str) or raw bytes; a `str` with no UTF-8 form is refused.
-fn secret_bytes<'a>(secret: &'a Bound<'_, PyAny>) -> PyResult<&'a [u8]> {
+pub fn secret_bytes<'a>(secret: &'a Bound<'_, PyAny>) -> PyResult<&'a [u8]> {
     text_bytes(secret, "secret")?
         .ok_or_else(|| InvalidSecretError::new_err("secret str has no UTF-8 form"))
 }
 
-fn non_empty_secret<'a>(secret: &'a Bound<'_, PyAny>) -> PyResult<&'a [u8]> {
+pub fn non_empty_secret<'a>(secret: &'a Bound<'_, PyAny>) -> PyResult<&'a [u8]> {
     let bytes = secret_bytes(secret)?;
     if bytes.is_empty() {
         return Err(InvalidSecretError::new_err("secret must not be empty"));
@@ -158,12 +170,13 @@ fn verify_batch<'a, 'py, T: Send + Sync>(
     };
     check_batch(
         payloads.len(),
-        is_large(payloads.len(), total_len(payloads)),
+        is_large(payloads.len(), total_len(payloads), PER_ITEM_WORK),
+        CHUNK,
         prepare,
-        |(body, companion)| match (body, companion) {
+        each(|(body, companion): &(Option<Cow<'_, [u8]>>, Option<T>)| match (body, companion) {
             (Some(body), Some(companion)) => check(body, companion),
             _ => false,
-        },
+        }),
         |job| py.detach(job),
     )
 }
@@ -254,13 +267,15 @@ fn linktor_verify_request(
     tolerance: f64,
     now: Option<f64>,
 ) -> PyResult<bool> {
+    static NAMES: PyOnceLock<SlotNames> = PyOnceLock::new();
     let py = headers.py();
     // The clock is read only if there is a timestamp to check.
     let window = window_args(tolerance, now)?;
-    let [signature, timestamp] = lookup_headers(
-        headers,
-        [intern!(py, linktor::SIGNATURE_HEADER), intern!(py, linktor::TIMESTAMP_HEADER)],
-    )?;
+    let names = NAMES.get_or_init(py, || SlotNames::new(py, <LinktorKey as Scheme>::HEADERS));
+    let found = lookup_slots(headers, names)?;
+    let [(_, signature), (_, timestamp)] = found.as_slice() else {
+        unreachable!("the Linktor scheme reads two headers")
+    };
     if signature.is_invalid() || timestamp.is_invalid() {
         return Ok(false);
     }
@@ -324,7 +339,7 @@ pub fn verify_linktor_request(
 /// A Linktor verifier keyed once, for receivers that verify every request.
 #[pyclass(frozen, module = "relaywire._native")]
 pub struct LinktorVerifier {
-    key: LinktorKey,
+    pub(super) key: LinktorKey,
 }
 
 #[pymethods]
@@ -371,81 +386,7 @@ impl LinktorVerifier {
     }
 }
 
-// ------------------------------------------------------- Standard Webhooks
-
-/// A Standard Webhooks verifier and signer (`webhook-id`, `webhook-timestamp`,
-/// `webhook-signature`; `v1,<base64>`; `whsec_` secrets).
-#[pyclass(frozen, module = "relaywire._native")]
-pub struct StandardWebhook {
-    key: StandardKey,
-}
-
-/// The three headers of one delivery, as found.
-struct FoundHeaders<'py> {
-    id: HeaderValue<'py>,
-    timestamp: HeaderValue<'py>,
-    signature: HeaderValue<'py>,
-}
-
-impl<'py> FoundHeaders<'py> {
-    fn read(headers: &Bound<'py, PyAny>) -> PyResult<Self> {
-        let py = headers.py();
-        let [id, timestamp, signature] = lookup_headers(
-            headers,
-            [
-                intern!(py, standard::ID_HEADER),
-                intern!(py, standard::TIMESTAMP_HEADER),
-                intern!(py, standard::SIGNATURE_HEADER),
-            ],
-        )?;
-        Ok(Self { id, timestamp, signature })
-    }
-
-    fn invalid(&self) -> Option<&str> {
-        [&self.id, &self.timestamp, &self.signature].into_iter().find_map(|h| match h {
-            HeaderValue::Invalid(why) => Some(why.as_str()),
-            _ => None,
-        })
-    }
-
-    fn borrowed(&self) -> Headers<'_> {
-        Headers {
-            id: self.id.as_option(),
-            timestamp: self.timestamp.as_option(),
-            signature: self.signature.as_option(),
-        }
-    }
-
-    /// Owned copies for verification without the GIL; `None` when a header is unusable.
-    fn owned(&self) -> Option<OwnedHeaders> {
-        if self.invalid().is_some() {
-            return None;
-        }
-        Some(OwnedHeaders {
-            id: self.id.to_owned_bytes(),
-            timestamp: self.timestamp.to_owned_bytes(),
-            signature: self.signature.to_owned_bytes(),
-        })
-    }
-}
-
-struct OwnedHeaders {
-    id: Option<Vec<u8>>,
-    timestamp: Option<Vec<u8>>,
-    signature: Option<Vec<u8>>,
-}
-
-impl OwnedHeaders {
-    fn borrowed(&self) -> Headers<'_> {
-        Headers {
-            id: self.id.as_deref(),
-            timestamp: self.timestamp.as_deref(),
-            signature: self.signature.as_deref(),
-        }
-    }
-}
-
-fn timestamp_arg(timestamp: &Bound<'_, PyAny>) -> PyResult<i64> {
+pub fn timestamp_arg(timestamp: &Bound<'_, PyAny>) -> PyResult<i64> {
     if let Ok(seconds) = timestamp.extract::<i64>() {
         return Ok(seconds);
     }
@@ -459,71 +400,6 @@ fn timestamp_arg(timestamp: &Bound<'_, PyAny>) -> PyResult<i64> {
         "timestamp must be an int (seconds) or a datetime, not {}",
         type_name(timestamp)
     )))
-}
-
-#[pymethods]
-impl StandardWebhook {
-    /// `secret` is `whsec_<base64>` (the prefix is optional) or the raw key as bytes.
-    #[new]
-    fn new(secret: &Bound<'_, PyAny>) -> PyResult<Self> {
-        let key = if let Ok(raw) = secret.cast::<PyBytes>() {
-            StandardKey::from_key_bytes(non_empty_secret(raw.as_any())?)
-        } else {
-            StandardKey::from_secret(secret_bytes(secret)?)
-                .map_err(|e| InvalidSecretError::new_err(e.to_string()))?
-        };
-        Ok(Self { key })
-    }
-
-    fn sign(
-        &self,
-        msg_id: &str,
-        timestamp: &Bound<'_, PyAny>,
-        payload: &Bound<'_, PyAny>,
-    ) -> PyResult<String> {
-        let timestamp = timestamp_arg(timestamp)?;
-        with_body(payload, |body| self.key.sign(msg_id.as_bytes(), timestamp, body))?
-            .map_err(signing_body_error)
-    }
-
-    #[pyo3(signature = (payload, headers, *, tolerance = 300.0, now = None))]
-    fn verify(
-        &self,
-        payload: &Bound<'_, PyAny>,
-        headers: &Bound<'_, PyAny>,
-        tolerance: f64,
-        now: Option<f64>,
-    ) -> PyResult<()> {
-        let window = window(tolerance, now)?;
-        let headers = FoundHeaders::read(headers)?;
-        if let Some(why) = headers.invalid() {
-            return Err(InvalidHeaderError::new_err(why.to_owned()));
-        }
-        with_body(payload, |body| self.key.verify(body, &headers.borrowed(), window))?
-            .map_err(body_error)?
-            .map_err(|rejection| rejection_error(&rejection))
-    }
-
-    #[pyo3(signature = (payloads, headers_list, *, tolerance = 300.0, now = None))]
-    fn verify_many(
-        &self,
-        py: Python<'_>,
-        payloads: &Bound<'_, PyAny>,
-        headers_list: &Bound<'_, PyAny>,
-        tolerance: f64,
-        now: Option<f64>,
-    ) -> PyResult<Vec<bool>> {
-        let window = window(tolerance, now)?;
-        let (payloads, headers_list) = (collect(payloads)?, collect(headers_list)?);
-        let read = |headers: &Bound<'_, PyAny>| Ok(FoundHeaders::read(headers)?.owned());
-        verify_batch(py, &payloads, &headers_list, read, |body, headers| {
-            self.key.verify(body, &headers.borrowed(), window).is_ok()
-        })
-    }
-
-    fn __repr__(&self) -> &'static str {
-        "StandardWebhook(secret=<redacted>)"
-    }
 }
 
 // ----------------------------------------------------------------- Generic

@@ -1,6 +1,7 @@
 """The ``relaywire`` command, the top floor: one module per command and one per part of the demo.
 
-``relaywire demo`` runs the main job; ``relaywire emulator`` serves the local emulator. Each
+``relaywire demo`` runs the main job; ``relaywire emulator`` serves the local emulator;
+``relaywire verify`` re-verifies archived webhook deliveries. Each
 command module has ``add_arguments(parser)`` and ``run(args) -> int`` and is imported only when its
 command runs, so ``relaywire --help`` stays fast and an extra that is not installed only affects its
 own command.
@@ -32,6 +33,13 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
         "Serve both platforms' protocols on a local port for offline development: Daguito at the "
         "root, Linktor under /linktor (SDK protocol) and /linktor/api/v1 (self-hosted server "
         "protocol). Needs the relaywire[emulator] extra.",
+    ),
+    "verify": (
+        "relaywire.cli.verify",
+        "re-verify archived webhook deliveries against the sources' secrets",
+        "Verify every delivery of a JSON lines archive (or an ingest sink URL) with the "
+        "[[sources]] of a TOML file, on every core; print counts per source and per failure "
+        "cause; exit 1 if any delivery fails.",
     ),
 }
 

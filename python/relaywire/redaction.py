@@ -92,27 +92,41 @@ def _mask_group(match: re.Match[str]) -> str:
 
 
 #: Credentials by shape; group 1 is the secret. A value already masked (it holds "…") is left.
-_SHAPES: tuple[re.Pattern[str], ...] = (
+#: Each shape runs only when the lowercased text holds one of its trigger substrings, so a line
+#: with nothing credential-like costs a few substring checks.
+_SHAPES: tuple[tuple[tuple[str, ...], re.Pattern[str]], ...] = (
     # query parameters and key=value pairs
-    re.compile(
-        r"(?i)\b(?:token|access_token|refresh_token|api_?key|apikey|secret|password|passwd"
-        r"|signature|sig|auth)=([^&\s\"'#,;)…]+)(?![^&\s\"'#,;)]*…)"
+    (
+        ("=",),
+        re.compile(
+            r"(?i)\b(?:token|access_token|refresh_token|api_?key|apikey|secret|password|passwd"
+            r"|signature|sig|auth)=([^&\s\"'#,;)…]+)(?![^&\s\"'#,;)]*…)"
+        ),
     ),
     # Daguito's one-shot path: POST /h/<token>
-    re.compile(r"(?<!/)/h/([^/?#\s\"'…]+)(?![^/?#\s\"']*…)"),
+    (("/h/",), re.compile(r"(?<!/)/h/([^/?#\s\"'…]+)(?![^/?#\s\"']*…)")),
     # bearer / basic credentials, wherever they appear
-    re.compile(r"(?i)\b(?:bearer|basic)\s+([A-Za-z0-9._~+/=-]{4,})(?![A-Za-z0-9._~+/=…-])"),
+    (
+        ("bearer", "basic"),
+        re.compile(r"(?i)\b(?:bearer|basic)\s+([A-Za-z0-9._~+/=-]{4,})(?![A-Za-z0-9._~+/=…-])"),
+    ),
     # credential headers: "X-API-Key: v", "(b'x-api-key', b'v')", "'x-api-key': 'v'"
-    re.compile(
-        r"(?i)\b(?:x-api-key|api-key|x-linktor-signature|webhook-signature|svix-signature"
-        r"|cookie|set-cookie)['\"]?\s*[:,]\s*b?['\"]?([^\s'\",}\]…]{3,})(?![^\s'\",}\]]*…)"
+    (
+        ("api-key", "signature", "cookie"),
+        re.compile(
+            r"(?i)\b(?:x-api-key|api-key|x-linktor-signature|webhook-signature|svix-signature"
+            r"|cookie|set-cookie)['\"]?\s*[:,]\s*b?['\"]?([^\s'\",}\]…]{3,})(?![^\s'\",}\]]*…)"
+        ),
     ),
     # a password in a URL: scheme://user:password@host
-    re.compile(r"(?i)\b[a-z][a-z0-9+.-]*://[^/@\s:]+:([^/@\s…]+)@"),
+    (("@",), re.compile(r"(?i)\b[a-z][a-z0-9+.-]*://[^/@\s:]+:([^/@\s…]+)@")),
     # JWTs
-    re.compile(r"\b(eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)"),
+    (("eyj",), re.compile(r"\b(eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)")),
     # key formats with a known prefix
-    re.compile(r"\b((?:sk_wh|sk_dgt|dgsk|whsec|whsk)_[A-Za-z0-9+/=_-]+)(?![A-Za-z0-9+/=_…-])"),
+    (
+        ("sk_", "dgsk_", "whs"),
+        re.compile(r"\b((?:sk_wh|sk_dgt|dgsk|whsec|whsk)_[A-Za-z0-9+/=_-]+)(?![A-Za-z0-9+/=_…-])"),
+    ),
 )
 
 _registry_lock = threading.Lock()
@@ -154,8 +168,10 @@ def redact(text: str) -> str:
     pattern = _registered_pattern
     if pattern is not None:
         text = pattern.sub(_mask_whole, text)
-    for shape in _SHAPES:
-        text = shape.sub(_mask_group, text)
+    lowered = text.lower()
+    for triggers, shape in _SHAPES:
+        if any(trigger in lowered for trigger in triggers):
+            text = shape.sub(_mask_group, text)
     return text
 
 

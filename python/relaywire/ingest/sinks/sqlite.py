@@ -1,0 +1,247 @@
+"""The embedded sink: one SQLite file in WAL mode, ``synchronous=FULL``.
+
+``sqlite:///events.db`` is relative to the working directory, ``sqlite:////var/lib/x.db``
+absolute (as SQLAlchemy spells them). A batch is one transaction: ``INSERT OR IGNORE`` on the
+unique ``(source, id)`` key, then ``COMMIT``, which in WAL mode with ``synchronous=FULL`` returns
+after the write-ahead log is fsynced. Ids stay unique for as long as the delivery is stored.
+Several receiver processes may share the file (SQLite serializes their commits).
+
+All SQLite calls run on one thread owned by the sink, so the event loop never blocks on a fsync.
+The WAL is checkpointed by that thread between batches (``PASSIVE``: it never waits for readers),
+not inside a commit, so no request pays for a checkpoint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
+from urllib.parse import unquote, urlsplit
+
+from relaywire.ingest._sink import (
+    Delivery,
+    Record,
+    Sink,
+    SinkError,
+    SinkStats,
+    SinkUnavailableError,
+)
+
+__all__ = ["SqliteSink"]
+
+T = TypeVar("T")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS deliveries (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    source TEXT NOT NULL,
+    id TEXT NOT NULL,
+    received_at REAL NOT NULL,
+    headers BLOB NOT NULL,
+    body BLOB NOT NULL,
+    UNIQUE (source, id)
+)
+"""
+_INSERT = (
+    "INSERT OR IGNORE INTO deliveries (source, id, received_at, headers, body) "
+    "VALUES (?, ?, ?, ?, ?)"
+)
+# Checkpoint once the WAL holds this many pages (the default auto-checkpoint threshold).
+_CHECKPOINT_PAGES = 1000
+
+
+def sqlite_path(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme != "sqlite" or parts.netloc or not parts.path.startswith("/"):
+        raise SinkError(f"a SQLite sink URL is sqlite:///relative.db or sqlite:////abs.db: {url!r}")
+    path = unquote(parts.path[1:])
+    if not path:
+        raise SinkError("the SQLite sink URL has no file path")
+    return path
+
+
+class SqliteSink(Sink):
+    durability: ClassVar[str] = (
+        "committed to the SQLite write-ahead log and fsynced (WAL, synchronous=FULL)"
+    )
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.path = sqlite_path(url)
+        self._executor: ThreadPoolExecutor | None = None
+        self._conn: sqlite3.Connection | None = None
+        self._wal_pages = 0
+        self._checkpointer: _Checkpointer | None = None
+
+    async def _call(self, fn: Callable[..., T], *args: Any) -> T:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(1, thread_name_prefix="relaywire-ingest-sqlite")
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    def _connect(self) -> sqlite3.Connection:
+        if self._conn is not None:
+            return self._conn
+        try:
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=10.0
+            )
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            # Commits never checkpoint; _checkpoint does it between batches.
+            conn.execute("PRAGMA wal_autocheckpoint=0")
+            conn.execute(_SCHEMA)
+        except (sqlite3.Error, OSError) as exc:
+            raise SinkUnavailableError(f"cannot open SQLite database {self.path}: {exc}") from exc
+        self._conn = conn
+        self._checkpointer = _Checkpointer(self.path)
+        return conn
+
+    async def open(self) -> None:
+        await self._call(self._connect)
+
+    async def close(self) -> None:
+        executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.submit(self._close_conn).result()
+            executor.shutdown(wait=True)
+
+    def _close_conn(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
+            self._checkpointer = None
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _append(self, batch: Sequence[Record]) -> list[bool]:
+        conn = self._connect()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                stored = []
+                for r in batch:
+                    cursor = conn.execute(
+                        _INSERT, (r.source, r.id, r.received_at, r.headers, r.body)
+                    )
+                    stored.append(cursor.rowcount == 1)
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise SinkUnavailableError(f"SQLite write failed: {exc}") from exc
+        self._wal_pages += 1 + sum(len(r.body) + len(r.headers) for r in batch) // 4096
+        if self._wal_pages >= _CHECKPOINT_PAGES and self._checkpointer is not None:
+            self._wal_pages = 0
+            self._checkpointer.wake()
+        return stored
+
+    async def append(self, batch: Sequence[Record]) -> list[bool]:
+        return await self._call(self._append, batch)
+
+    def _read(self, after: str | None, limit: int) -> list[Delivery]:
+        conn = self._connect()
+        rows = conn.execute(
+            "SELECT seq, source, id, received_at, headers, body FROM deliveries "
+            "WHERE seq > ? ORDER BY seq LIMIT ?",
+            (_seq(after), limit),
+        ).fetchall()
+        return [Delivery.from_stored(s, i, at, h, b, seq) for seq, s, i, at, h, b in rows]
+
+    async def read(self, after: str | None, limit: int) -> list[Delivery]:
+        return await self._call(self._read, after, limit)
+
+    def _probe(self) -> None:
+        try:
+            self._connect().execute("SELECT 1 FROM deliveries LIMIT 1").fetchall()
+        except sqlite3.Error as exc:
+            raise SinkUnavailableError(f"SQLite is not usable: {exc}") from exc
+
+    async def probe(self) -> None:
+        await self._call(self._probe)
+
+    def _stats(self) -> SinkStats:
+        conn = self._connect()
+        per_source = dict(
+            conn.execute("SELECT source, COUNT(*) FROM deliveries GROUP BY source ORDER BY source")
+        )
+        first = conn.execute(
+            "SELECT seq, received_at FROM deliveries ORDER BY seq LIMIT 1"
+        ).fetchone()
+        last = conn.execute(
+            "SELECT seq, received_at FROM deliveries ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+        size = sum(
+            p.stat().st_size for p in Path(self.path).parent.glob(Path(self.path).name + "*")
+        )
+        return SinkStats(
+            total=sum(per_source.values()),
+            per_source=per_source,
+            first_cursor=None if first is None else str(first[0]),
+            last_cursor=None if last is None else str(last[0]),
+            first_received_at=None if first is None else _utc(first[1]),
+            last_received_at=None if last is None else _utc(last[1]),
+            details={"path": str(Path(self.path).resolve()), "bytes on disk": size},
+        )
+
+    async def stats(self) -> SinkStats:
+        return await self._call(self._stats)
+
+
+class _Checkpointer:
+    """Copies the WAL back into the database on its own thread and connection, so commits never
+    wait for a checkpoint (``PASSIVE`` runs beside writers and readers)."""
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._wanted = threading.Event()
+        self._stopping = False
+        self._thread = threading.Thread(
+            target=self._run, name="relaywire-ingest-checkpoint", daemon=True
+        )
+        self._thread.start()
+
+    def wake(self) -> None:
+        self._wanted.set()
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wanted.set()
+        self._thread.join(10)
+
+    def _run(self) -> None:
+        conn = sqlite3.connect(self._path, isolation_level=None, timeout=10.0)
+        try:
+            while True:
+                self._wanted.wait()
+                self._wanted.clear()
+                if self._stopping:
+                    return
+                with contextlib.suppress(sqlite3.Error):  # retried at the next wake
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        finally:
+            conn.close()
+
+
+def _seq(after: str | None) -> int:
+    if after is None:
+        return 0
+    try:
+        value = int(after)
+    except (TypeError, ValueError):
+        raise SinkError(f"not a SQLite sink cursor: {after!r}") from None
+    if value < 0:
+        raise SinkError(f"not a SQLite sink cursor: {after!r}")
+    return value
+
+
+def _utc(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, timezone.utc)

@@ -92,6 +92,21 @@ def test_a_verified_delivery_is_stored_then_answered(receiver: Receiver, db: str
     assert "host" not in delivery.headers and "content-length" not in delivery.headers
 
 
+def test_repeated_headers_are_kept_joined_and_credentials_dropped(
+    receiver: Receiver, db: str
+) -> None:
+    body = b'{"id":"evt_h"}'
+    head = (
+        b"POST /hooks/linktor HTTP/1.1\r\nHost: t\r\nContent-Length: 14\r\n"
+        b"X-Linktor-Signature: " + hmac_hex(LINKTOR_SECRET, body).encode() + b"\r\n"
+        b"X-Tag: a\r\nX-Tag: b\r\nAuthorization: Bearer secret-token\r\nCookie: s=1"
+    )
+    assert status_of(raw_request(receiver.port, head, body)) == 200
+    [delivery] = read(db)
+    assert delivery.headers["x-tag"] == "a, b"
+    assert "authorization" not in delivery.headers and "cookie" not in delivery.headers
+
+
 def test_a_duplicate_id_is_answered_200_and_stored_once(receiver: Receiver, db: str) -> None:
     body = b'{"type":"invoice.paid","n":1}'
     headers = standard_headers(body, "msg_dup")

@@ -84,6 +84,12 @@ def _sink_options(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    metrics_dir = None
+    if args.ingest_command is None and args.workers > 1:
+        # Before prometheus_client is imported: it picks its multiprocess mode at import, and
+        # the workers inherit this process's modules.
+        metrics_dir = tempfile.mkdtemp(prefix="relaywire-ingest-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     try:
         import relaywire.ingest  # noqa: F401
     except ImportError as exc:
@@ -102,6 +108,9 @@ def run(args: argparse.Namespace) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 def _sink_url(args: argparse.Namespace) -> str:
@@ -119,7 +128,7 @@ def _sink_url(args: argparse.Namespace) -> str:
 def _serve(args: argparse.Namespace) -> int:
     from relaywire.ingest import load_config, open_sink
     from relaywire.ingest._app import IngestApp
-    from relaywire.ingest._server import CONFIG_ENV, SINK_ENV
+    from relaywire.ingest._server import CONFIG_ENV, LOG_LEVEL_ENV, SINK_ENV
 
     if not args.config:
         print("relaywire ingest: --config FILE is required to serve", file=sys.stderr)
@@ -134,10 +143,7 @@ def _serve(args: argparse.Namespace) -> int:
     probe = IngestApp(config.sources, open_sink(sink_url))
     os.environ[CONFIG_ENV] = config_path
     os.environ[SINK_ENV] = sink_url
-    metrics_dir = None
-    if args.workers > 1:
-        metrics_dir = tempfile.mkdtemp(prefix="relaywire-ingest-metrics-")
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    os.environ[LOG_LEVEL_ENV] = args.log_level
     host = f"[{args.host}]" if ":" in args.host else args.host
     print(
         f"relaywire ingest on http://{host}:{args.port} ({args.server}, {args.workers} "
@@ -147,14 +153,10 @@ def _serve(args: argparse.Namespace) -> int:
     for source in config.sources:
         print(f"  {source.name:<16} POST {source.path}  ({source.scheme})", flush=True)
     print("  health GET /health, metrics GET /metrics; Ctrl+C stops", flush=True)
-    try:
-        if args.server == "uvicorn":
-            _serve_uvicorn(args)
-        else:
-            _serve_granian(args)
-    finally:
-        if metrics_dir is not None:
-            shutil.rmtree(metrics_dir, ignore_errors=True)
+    if args.server == "uvicorn":
+        _serve_uvicorn(args)
+    else:
+        _serve_granian(args)
     return 0
 
 
@@ -177,8 +179,14 @@ def _serve_granian(args: argparse.Namespace) -> None:
 
 
 def _serve_uvicorn(args: argparse.Namespace) -> None:
+    import signal
+
     import uvicorn
 
+    # uvicorn re-raises the signal that stopped it once it has shut down; with these handlers
+    # in place that ends in a normal exit (0) instead of a death by signal.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: None)
     uvicorn.run(
         "relaywire.ingest._server:app_from_environment",
         factory=True,

@@ -18,6 +18,8 @@ This package uses :mod:`relaywire.webhooks` and never imports the ``daguito`` or
 client packages.
 """
 
+import logging
+
 try:
     import prometheus_client  # noqa: F401
 except ImportError as exc:  # pragma: no cover - depends on the installed extras
@@ -46,6 +48,9 @@ from relaywire.ingest._sink import (
     SinkUnavailableError,
     open_sink,
 )
+
+# A library logs through its own logger and leaves the output to the application.
+logging.getLogger("relaywire.ingest").addHandler(logging.NullHandler())
 
 __all__ = [
     "SCHEMES",

@@ -38,20 +38,21 @@ MAX_ID_LENGTH = 256
 #: Seconds a sender is asked to wait after a 503.
 RETRY_AFTER = 1
 # Not kept with a delivery: connection framing, and credentials that are not the signature.
+# (ASGI servers give header names in lowercase.)
 _DROPPED_HEADERS = frozenset(
     {
-        "host",
-        "connection",
-        "keep-alive",
-        "content-length",
-        "transfer-encoding",
-        "te",
-        "trailer",
-        "upgrade",
-        "expect",
-        "authorization",
-        "proxy-authorization",
-        "cookie",
+        b"host",
+        b"connection",
+        b"keep-alive",
+        b"content-length",
+        b"transfer-encoding",
+        b"te",
+        b"trailer",
+        b"upgrade",
+        b"expect",
+        b"authorization",
+        b"proxy-authorization",
+        b"cookie",
     }
 )
 _JSON = [(b"content-type", b"application/json")]
@@ -153,13 +154,19 @@ class _Route:
 
 
 def _kept_headers(headers: RawHeaders) -> bytes:
-    kept: dict[str, str] = {}
-    for raw_name, raw_value in headers:
-        name = raw_name.decode("latin-1").lower()
-        if name in _DROPPED_HEADERS or name.startswith("proxy-"):
-            continue
-        value = raw_value.decode("latin-1")
-        kept[name] = f"{kept[name]}, {value}" if name in kept else value
+    """The request headers kept with a delivery, as a JSON object (repeated names joined)."""
+    kept = {
+        name.decode("latin-1"): value.decode("latin-1")
+        for name, value in headers
+        if name not in _DROPPED_HEADERS and not name.startswith(b"proxy-")
+    }
+    if len(kept) + sum(1 for name, _ in headers if name in _DROPPED_HEADERS) < len(headers):
+        kept = {}  # a repeated name (or a proxy- header): the slow path joins repeats
+        for raw_name, raw_value in headers:
+            if raw_name in _DROPPED_HEADERS or raw_name.startswith(b"proxy-"):
+                continue
+            name, value = raw_name.decode("latin-1"), raw_value.decode("latin-1")
+            kept[name] = f"{kept[name]}, {value}" if name in kept else value
     return orjson.dumps(kept)
 
 
@@ -254,7 +261,12 @@ class IngestApp:
             return
         started = time.perf_counter()
         headers: RawHeaders = scope["headers"]
-        length = header(headers, b"content-length")
+        length = encoding = None
+        for name, value in headers:
+            if name == b"content-length":
+                length = value
+            elif name == b"content-encoding":
+                encoding = value
         if length is not None:
             try:
                 declared = int(length)
@@ -274,7 +286,6 @@ class IngestApp:
         if body is None:
             await self._too_large(send, route)
             return
-        encoding = header(headers, b"content-encoding")
         if encoding is not None and encoding.strip().lower() not in (b"", b"identity"):
             route.counters["malformed"].inc()
             await _answer(send, 400, {"error": "Content-Encoding is not supported; send identity"})

@@ -152,11 +152,11 @@ def _source_from_table(table: Any, index: int) -> Source:
     label = f"sources[{index}]"
     if not isinstance(table, dict):
         raise IngestConfigError(f"{label} must be a table ([[sources]])")
+    if isinstance(table.get("name"), str):
+        label = f"{label} ({table['name']})"
     for key in ("name", "path", "scheme"):
         if key not in table:
             raise IngestConfigError(f"{label}: {key} is required")
-    if isinstance(table["name"], str):
-        label = f"{label} ({table['name']})"
     from relaywire.ingest._schemes import get_scheme  # the registry knows each scheme's keys
 
     scheme = get_scheme(table["scheme"], label)
@@ -166,7 +166,7 @@ def _source_from_table(table: Any, index: int) -> Source:
         raise IngestConfigError(
             f"{label}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
         )
-    secrets = table.get("secrets", ())
+    secrets = table.get("secrets", [])
     if not isinstance(secrets, list) or not all(isinstance(s, str) for s in secrets):
         raise IngestConfigError(f"{label}: secrets must be a list of strings")
     source = Source(

@@ -9,6 +9,7 @@ the demo, where a port chosen by the OS and an in-process stop matter more than 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import socket
 import threading
@@ -26,6 +27,7 @@ __all__ = [
     "CONFIG_ENV",
     "DEFAULT_PORT",
     "DEFAULT_SINK",
+    "LOG_LEVEL_ENV",
     "SINK_ENV",
     "Receiver",
     "app_from_environment",
@@ -36,6 +38,7 @@ DEFAULT_SINK = "sqlite:///relaywire-ingest.db"
 # How the command hands its configuration to each worker process.
 CONFIG_ENV = "RELAYWIRE_INGEST_CONFIG"
 SINK_ENV = "RELAYWIRE_INGEST_SINK"
+LOG_LEVEL_ENV = "RELAYWIRE_INGEST_LOG_LEVEL"
 
 
 def app_from_environment() -> IngestApp:
@@ -44,6 +47,11 @@ def app_from_environment() -> IngestApp:
     if not path:
         raise IngestConfigError(f"{CONFIG_ENV} is not set")
     config = load_config(path)
+    if not logging.getLogger().handlers:  # the command's workers log refusals to stderr
+        logging.basicConfig(
+            level=os.environ.get(LOG_LEVEL_ENV, "WARNING").upper(),
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        )
     sink = os.environ.get(SINK_ENV) or config.sink or DEFAULT_SINK
     return IngestApp(config.sources, sink)
 

@@ -4,11 +4,20 @@ code under test) and raw-socket requests."""
 from __future__ import annotations
 
 import base64
+import contextlib
+import os
+import signal
 import socket
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import httpx
 import orjson
+from _ingest_servers import free_port, stop_process
 from _support import hmac_hex, hmac_sha256
 
 STANDARD_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -75,3 +84,75 @@ def _complete(response: bytes) -> bool:
 
 def status_of(response: bytes) -> int:
     return int(response.split(b" ", 2)[1])
+
+
+class ReceiverProcess:
+    """``relaywire ingest`` in its own process group, restartable on the same port."""
+
+    def __init__(self, tmp_path: Path, config: str, sink: str, *args: str) -> None:
+        self.config = tmp_path / f"ingest-{id(self)}.toml"
+        self.config.write_text(config)
+        self.sink = sink
+        self.args = args
+        self.port = free_port()
+        self.log = tmp_path / f"receiver-{self.port}.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "relaywire",
+                    "ingest",
+                    "--config",
+                    str(self.config),
+                    "--port",
+                    str(self.port),
+                    "--sink",
+                    self.sink,
+                    *self.args,
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + 30
+        while True:
+            assert self.process.poll() is None, self.log.read_text()
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
+                    return
+            assert time.monotonic() < deadline, self.log.read_text()
+            time.sleep(0.02)
+
+    def kill(self) -> None:
+        """SIGKILL the receiver (its whole process group: granian's server and worker)."""
+        assert self.process is not None
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(10)
+
+    def stop(self) -> int | None:
+        """SIGTERM (then SIGKILL), by PID; the exit code."""
+        if self.process is None:
+            return None
+        stop_process(self.process)
+        return self.process.returncode
+
+
+@contextlib.contextmanager
+def receiver_process(
+    tmp_path: Path, config: str, sink: str, *args: str
+) -> Iterator[ReceiverProcess]:
+    """A started :class:`ReceiverProcess`, stopped (by PID) on the way out."""
+    receiver = ReceiverProcess(tmp_path, config, sink, *args)
+    receiver.start()
+    try:
+        yield receiver
+    finally:
+        receiver.stop()

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import json
-import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from _ingest_servers import free_port, stop_process
-from _ingest_support import STANDARD_SECRET, standard_headers
+from _ingest_servers import free_port
+from _ingest_support import STANDARD_SECRET, ReceiverProcess, standard_headers
 
 from relaywire.cli import main
 from relaywire.ingest import read
@@ -100,47 +98,18 @@ secrets = ["{STANDARD_SECRET}"]
 
 
 @contextlib.contextmanager
-def serving_ingest(tmp_path: Path, *extra: str) -> Iterator[str]:
-    """``relaywire ingest`` in its own process group; yields its URL once /health is 200."""
-    config = tmp_path / "ingest.toml"
-    config.write_text(INGEST_TOML)
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "relaywire",
-            "ingest",
-            "--config",
-            str(config),
-            "--port",
-            str(port),
-            *extra,
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
+def serving_ingest(tmp_path: Path, *args: str) -> Iterator[str]:
+    """``relaywire ingest`` in its own process; yields its URL once /health is 200, then stops
+    it with SIGTERM, which it answers with a clean exit."""
+    receiver = ReceiverProcess(tmp_path, INGEST_TOML, *args)
+    receiver.start()
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert process.poll() is None, process.stdout.read() if process.stdout else ""
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(url + "/health").status_code == 200:
-                    break
-            assert time.monotonic() < deadline, "relaywire ingest never became ready"
-            time.sleep(0.05)
-        yield url
-        process.send_signal(signal.SIGTERM)  # serves until SIGTERM, then exits cleanly
-        assert process.wait(20) == 0
-        assert process.stdout is not None
-        banner = process.stdout.read().decode()
-        assert f"relaywire ingest on {url}" in banner and "POST /hooks/std" in banner
+        yield receiver.url
+        assert receiver.stop() == 0
+        banner = receiver.log.read_text()
+        assert f"relaywire ingest on {receiver.url}" in banner and "POST /hooks/std" in banner
     finally:
-        stop_process(process)
-        if process.stdout is not None:
-            process.stdout.close()
+        receiver.stop()
 
 
 def post_standard(url: str, msg_id: str, body: bytes) -> httpx.Response:
@@ -152,7 +121,7 @@ def test_ingest_serves_until_sigterm_then_tail_and_stats_read_the_sink(
     tmp_path: Path, server: str
 ) -> None:
     sink = f"sqlite:///{tmp_path}/events.db"
-    with serving_ingest(tmp_path, "--sink", sink, "--server", server) as url:
+    with serving_ingest(tmp_path, sink, "--server", server) as url:
         assert post_standard(url, "msg_1", b'{"n":1}').json() == {"status": "stored"}
         assert post_standard(url, "msg_1", b'{"n":1}').json() == {"status": "duplicate"}
         assert post_standard(url, "msg_2", '{"n":"\u00e9"}'.encode()).status_code == 200
@@ -176,7 +145,7 @@ def test_ingest_serves_until_sigterm_then_tail_and_stats_read_the_sink(
 
 def test_ingest_with_two_workers_sums_metrics_over_both(tmp_path: Path) -> None:
     sink = f"sqlite:///{tmp_path}/events.db"
-    with serving_ingest(tmp_path, "--sink", sink, "--workers", "2") as url:
+    with serving_ingest(tmp_path, sink, "--workers", "2") as url:
         with httpx.Client() as client:  # new connections, so both workers take some
             for i in range(30):
                 body = f'{{"n":{i}}}'.encode()

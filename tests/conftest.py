@@ -70,3 +70,15 @@ def nats_server(tmp_path: Path) -> Iterator[Any]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def nats_cluster(tmp_path: Path) -> Iterator[Any]:
+    """Three JetStream nats-server nodes routed to each other on free loopback ports."""
+    from _ingest_servers import NatsCluster
+
+    cluster = _server_or_skip(lambda: NatsCluster(tmp_path / "cluster").start())
+    try:
+        yield cluster
+    finally:
+        cluster.stop()

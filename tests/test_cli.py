@@ -12,7 +12,13 @@ from pathlib import Path
 import httpx
 import pytest
 from _ingest_servers import free_port
-from _ingest_support import STANDARD_SECRET, ReceiverProcess, standard_headers
+from _ingest_support import (
+    STANDARD_SECRET,
+    ReceiverProcess,
+    raw_request,
+    standard_headers,
+    status_of,
+)
 
 from relaywire.cli import main
 from relaywire.ingest import read
@@ -189,3 +195,17 @@ def test_ingest_refuses_a_bad_config_before_serving(tmp_path: Path) -> None:
     result = run_cli("ingest", "--config", str(config), "--port", str(free_port()))
     assert result.returncode == 1
     assert "scheme 'stripe-v9' is unknown" in result.stderr
+
+
+def test_granian_serves_the_framing_answers_too(tmp_path: Path) -> None:
+    """The command's server (granian) and the embedded one (uvicorn) answer alike."""
+    with serving_ingest(tmp_path, f"sqlite:///{tmp_path}/events.db") as url:
+        port = int(url.rsplit(":", 1)[1])
+        too_large = b"POST /hooks/std HTTP/1.1\r\nHost: t\r\nContent-Length: 10485760"
+        assert status_of(raw_request(port, too_large, b"0123456789")) == 413
+        chunked = b"POST /hooks/std HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked"
+        huge_chunk = b"200000\r\n" + b"x" * (2 << 20) + b"\r\n"
+        assert status_of(raw_request(port, chunked, huge_chunk)) == 413
+        assert status_of(raw_request(port, chunked, b"zz\r\nabc\r\n0\r\n\r\n")) == 400
+        bad_length = b"POST /hooks/std HTTP/1.1\r\nHost: t\r\nContent-Length: -5"
+        assert status_of(raw_request(port, bad_length, b"{}")) == 400

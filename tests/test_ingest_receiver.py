@@ -309,6 +309,11 @@ def test_a_compressed_body_is_400(receiver: Receiver) -> None:
     assert "Content-Encoding" in reply.json()["error"]
 
 
+def test_broken_chunk_framing_is_400(receiver: Receiver) -> None:
+    head = b"POST /hooks/linktor HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked"
+    assert status_of(raw_request(receiver.port, head, b"zz\r\nabc\r\n0\r\n\r\n")) == 400
+
+
 def test_an_invalid_content_length_is_400(receiver: Receiver) -> None:
     head = b"POST /hooks/linktor HTTP/1.1\r\nHost: t\r\nContent-Length: -5"
     assert status_of(raw_request(receiver.port, head, b"{}")) == 400

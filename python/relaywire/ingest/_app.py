@@ -10,6 +10,7 @@ answer 200 only after the sink reported the batch durable.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import time
@@ -281,7 +282,16 @@ class IngestApp:
                 return
         try:
             body = await _read_body(receive, route.max_body)
-        except _Disconnected:
+        except (_Disconnected, _Malformed):
+            # The client left, or broke the body's framing (granian reports both as a
+            # disconnect): answer in case it is still there.
+            with contextlib.suppress(Exception):
+                await _answer(
+                    send,
+                    400,
+                    {"error": "the request body is malformed or incomplete"},
+                    [(b"connection", b"close")],
+                )
             return
         if body is None:
             await self._too_large(send, route)
@@ -357,7 +367,10 @@ async def _read_body(receive: Receive, limit: int) -> bytes | None:
     chunks: list[bytes] = []
     size = 0
     while True:
-        message = await receive()
+        try:
+            message = await receive()
+        except Exception as exc:  # granian raises on broken framing (e.g. a bad chunk)
+            raise _Malformed("the request body is malformed") from exc
         if message["type"] != "http.request":
             raise _Disconnected
         chunk = message.get("body", b"")

@@ -24,6 +24,7 @@ from pathlib import Path
 __all__ = [
     "NatsCluster",
     "NatsServer",
+    "RedisCluster",
     "RedisServer",
     "ServerMissingError",
     "free_port",
@@ -98,6 +99,7 @@ class RedisServer:
         self.binary = _binary("redis-server", beside_python=False)
         self.directory = directory
         self.port = free_port()
+        self.extra: list[str] = []
         self.process: subprocess.Popen[bytes] | None = None
 
     def url(self, stream: str = "events", **options: str) -> str:
@@ -115,6 +117,7 @@ class RedisServer:
             "--appendonly", "yes",
             "--appendfsync", "always",
             "--protected-mode", "yes",
+            *self.extra,
         ]  # fmt: skip
         self.process = _spawn(argv, self.directory / "redis.log")
         wait_for_port(self.port, self.process)
@@ -125,6 +128,78 @@ class RedisServer:
             stop_process(self.process, kill=kill)
 
     def __enter__(self) -> RedisServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _cluster_port() -> int:
+    """A free port whose cluster-bus twin (port + 10000) is free too."""
+    while True:
+        port = free_port()
+        if port + 10000 > 65535:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as bus:
+            try:
+                bus.bind(("127.0.0.1", port + 10000))
+            except OSError:
+                continue
+        return port
+
+
+class RedisCluster:
+    """Three ``redis-server`` primaries joined into a Redis Cluster (``redis-cli --cluster``)."""
+
+    def __init__(self, directory: Path, size: int = 3) -> None:
+        self.cli = _binary("redis-cli", beside_python=False)
+        self.nodes = [RedisServer(directory / f"node{i}") for i in range(size)]
+        for node in self.nodes:
+            node.port = _cluster_port()
+            node.extra = ["--cluster-enabled", "yes", "--cluster-node-timeout", "2000"]
+
+    def url(self, stream: str = "events", **options: str) -> str:
+        return self.nodes[0].url(stream, cluster="1", **options)
+
+    def start(self) -> RedisCluster:
+        for node in self.nodes:
+            node.start()
+        addresses = [f"127.0.0.1:{node.port}" for node in self.nodes]
+        subprocess.run(
+            [
+                self.cli,
+                "--cluster",
+                "create",
+                *addresses,
+                "--cluster-replicas",
+                "0",
+                "--cluster-yes",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=START_TIMEOUT,
+        )
+        deadline = time.monotonic() + START_TIMEOUT
+        for node in self.nodes:
+            while True:
+                info = subprocess.run(
+                    [self.cli, "-p", str(node.port), "cluster", "info"],
+                    capture_output=True,
+                    text=True,
+                    timeout=START_TIMEOUT,
+                ).stdout
+                if "cluster_state:ok" in info:
+                    break
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the Redis cluster never became ready: {info}")
+                time.sleep(0.05)
+        return self
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
+
+    def __enter__(self) -> RedisCluster:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -82,3 +82,15 @@ def nats_cluster(tmp_path: Path) -> Iterator[Any]:
         yield cluster
     finally:
         cluster.stop()
+
+
+@pytest.fixture
+def redis_cluster(tmp_path: Path) -> Iterator[Any]:
+    """Three redis-server primaries joined into a Redis Cluster on free loopback ports."""
+    from _ingest_servers import RedisCluster
+
+    cluster = _server_or_skip(lambda: RedisCluster(tmp_path / "redis-cluster").start())
+    try:
+        yield cluster
+    finally:
+        cluster.stop()

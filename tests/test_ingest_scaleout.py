@@ -75,6 +75,12 @@ def test_two_receivers_share_one_redis_stream(tmp_path: Path, redis_server: Any)
     two_receivers_store_once(tmp_path, redis_server.url("events"))
 
 
+def test_two_receivers_share_one_stream_on_redis_cluster(
+    tmp_path: Path, redis_cluster: Any
+) -> None:
+    two_receivers_store_once(tmp_path, redis_cluster.url("events"))
+
+
 # -- the 3-node JetStream cluster ------------------------------------------------------------------
 
 

@@ -27,12 +27,14 @@ from relaywire.ingest import (
 )
 
 
-@pytest.fixture(params=["sqlite", "redis", "jetstream"])
+@pytest.fixture(params=["sqlite", "redis", "redis-cluster", "jetstream"])
 def sink_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path}/events.db"
     elif request.param == "redis":
         yield request.getfixturevalue("redis_server").url("events")
+    elif request.param == "redis-cluster":
+        yield request.getfixturevalue("redis_cluster").url("events")
     else:
         yield request.getfixturevalue("nats_server").url("EVENTS")
 

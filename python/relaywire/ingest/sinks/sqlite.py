@@ -6,9 +6,10 @@ unique ``(source, id)`` key, then ``COMMIT``, which in WAL mode with ``synchrono
 after the write-ahead log is fsynced. Ids stay unique for as long as the delivery is stored.
 Several receiver processes may share the file (SQLite serializes their commits).
 
-All SQLite calls run on one thread owned by the sink, so the event loop never blocks on a fsync.
-The WAL is checkpointed by that thread between batches (``PASSIVE``: it never waits for readers),
-not inside a commit, so no request pays for a checkpoint.
+The event loop never blocks on a fsync: the inserts of a batch run on it (they only touch pages in
+memory), and the ``COMMIT`` runs on a thread owned by the sink. The WAL is checkpointed by another
+thread with its own connection (``PASSIVE``: beside writers and readers), not inside a commit, so
+no request pays for a checkpoint.
 """
 
 from __future__ import annotations
@@ -54,6 +55,8 @@ _INSERT = (
 )
 # Checkpoint once the WAL holds this many pages (the default auto-checkpoint threshold).
 _CHECKPOINT_PAGES = 1000
+# How long a write waits for another process's transaction (several workers on one file).
+_BUSY_WAIT_MS = 10_000
 
 
 def sqlite_path(url: str) -> str:
@@ -89,14 +92,18 @@ class SqliteSink(Sink):
             return self._conn
         try:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            # timeout=0: a BEGIN on the event loop never sleeps in SQLite's busy handler; when
+            # another process holds the write lock, _begin_waiting waits on the sink's thread.
             conn = sqlite3.connect(
-                self.path, isolation_level=None, check_same_thread=False, timeout=10.0
+                self.path, isolation_level=None, check_same_thread=False, timeout=0
             )
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
-            # Commits never checkpoint; _checkpoint does it between batches.
+            # Commits never checkpoint; the checkpointer thread does it beside them.
             conn.execute("PRAGMA wal_autocheckpoint=0")
+            conn.execute(f"PRAGMA busy_timeout={_BUSY_WAIT_MS}")
             conn.execute(_SCHEMA)
+            conn.execute("PRAGMA busy_timeout=0")
         except (sqlite3.Error, OSError) as exc:
             raise SinkUnavailableError(f"cannot open SQLite database {self.path}: {exc}") from exc
         self._conn = conn
@@ -109,7 +116,7 @@ class SqliteSink(Sink):
     async def close(self) -> None:
         executor, self._executor = self._executor, None
         if executor is not None:
-            executor.submit(self._close_conn).result()
+            await asyncio.get_running_loop().run_in_executor(executor, self._close_conn)
             executor.shutdown(wait=True)
 
     def _close_conn(self) -> None:
@@ -120,22 +127,54 @@ class SqliteSink(Sink):
             self._conn.close()
             self._conn = None
 
-    def _append(self, batch: Sequence[Record]) -> list[bool]:
-        conn = self._connect()
+    @staticmethod
+    def _begin_waiting(conn: sqlite3.Connection) -> None:
+        conn.execute(f"PRAGMA busy_timeout={_BUSY_WAIT_MS}")
         try:
             conn.execute("BEGIN IMMEDIATE")
+        finally:
+            conn.execute("PRAGMA busy_timeout=0")
+
+    @staticmethod
+    def _commit(conn: sqlite3.Connection) -> None:
+        try:
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
+    @staticmethod
+    def _insert(conn: sqlite3.Connection, batch: Sequence[Record]) -> list[bool]:
+        rows = [(r.source, r.id, r.received_at, r.headers, r.body) for r in batch]
+        conn.execute("SAVEPOINT batch")
+        before = conn.total_changes
+        conn.executemany(_INSERT, rows)
+        if conn.total_changes - before == len(rows):
+            conn.execute("RELEASE batch")
+            return [True] * len(rows)
+        # Some ids were stored already: redo row by row to learn which.
+        conn.execute("ROLLBACK TO batch")
+        stored = [conn.execute(_INSERT, row).rowcount == 1 for row in rows]
+        conn.execute("RELEASE batch")
+        return stored
+
+    async def append(self, batch: Sequence[Record]) -> list[bool]:
+        """Inserts run on the event loop (no fsync, and no GIL hand-off per row); only the
+        COMMIT, which writes and fsyncs the WAL, runs on the sink's thread."""
+        conn = self._conn if self._conn is not None else await self._call(self._connect)
+        try:
             try:
-                stored = []
-                for r in batch:
-                    cursor = conn.execute(
-                        _INSERT, (r.source, r.id, r.received_at, r.headers, r.body)
-                    )
-                    stored.append(cursor.rowcount == 1)
-                conn.execute("COMMIT")
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError:  # another process is committing
+                await self._call(self._begin_waiting, conn)
+            try:
+                stored = self._insert(conn, batch)
             except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
+                conn.execute("ROLLBACK")
                 raise
+            # Shielded: once started, the commit finishes on its thread whatever happens here.
+            await asyncio.shield(self._call(self._commit, conn))
         except sqlite3.Error as exc:
             raise SinkUnavailableError(f"SQLite write failed: {exc}") from exc
         self._wal_pages += 1 + sum(len(r.body) + len(r.headers) for r in batch) // 4096
@@ -143,9 +182,6 @@ class SqliteSink(Sink):
             self._wal_pages = 0
             self._checkpointer.wake()
         return stored
-
-    async def append(self, batch: Sequence[Record]) -> list[bool]:
-        return await self._call(self._append, batch)
 
     def _read(self, after: str | None, limit: int) -> list[Delivery]:
         conn = self._connect()

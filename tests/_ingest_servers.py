@@ -224,6 +224,7 @@ class NatsServer:
         self.port = port or free_port()
         self.cluster_port = cluster_port
         self.routes = list(routes)
+        self.extra: list[str] = []  # more configuration lines
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -241,6 +242,7 @@ class NatsServer:
             f"server_name: {self.name}",
             f"listen: 127.0.0.1:{self.port}",
             f'jetstream {{ store_dir: "{store}" }}',
+            *self.extra,
         ]
         if self.cluster_port is not None:
             routes = ", ".join(f"nats-route://127.0.0.1:{p}" for p in self.routes)

@@ -438,3 +438,21 @@ def test_health_and_metrics(receiver: Receiver) -> None:
         "relaywire_ingest_sink_up 1.0",
     ):
         assert name in metrics.text
+
+
+def test_bodies_over_the_sinks_own_limit_are_413(tmp_path: Path) -> None:
+    """JetStream refuses messages over the server's max_payload: the receiver answers 413 for
+    them (before reading), instead of failing the write."""
+    from _ingest_servers import NatsServer
+
+    server = NatsServer(tmp_path / "nats")
+    server.extra.append("max_payload: 65536")
+    with server, Receiver(sources(), server.url("EVENTS")) as receiver:
+        limit = 65536 - 16 * 1024
+        body, headers = linktor_delivery("evt_big", pad="x" * (limit + 100))
+        reply = post(receiver, "/hooks/linktor", body, headers)
+        assert reply.status_code == 413
+        assert reply.json() == {"error": f"the body is larger than {limit} bytes"}
+        body, headers = linktor_delivery("evt_fits", pad="x" * (limit - 200))
+        assert post(receiver, "/hooks/linktor", body, headers).status_code == 200
+        assert [d.id for d in read(server.url("EVENTS"))] == ["evt_fits"]

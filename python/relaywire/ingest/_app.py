@@ -261,6 +261,10 @@ class IngestApp:
             await _answer(send, 405, {"error": "use POST"}, [(b"allow", b"POST")])
             return
         started = time.perf_counter()
+        limit = route.max_body
+        sink_limit = self.sink.max_body
+        if sink_limit is not None and sink_limit < limit:
+            limit = sink_limit
         headers: RawHeaders = scope["headers"]
         length = encoding = None
         for name, value in headers:
@@ -277,11 +281,11 @@ class IngestApp:
                 route.counters["malformed"].inc()
                 await _answer(send, 400, {"error": "invalid Content-Length"})
                 return
-            if declared > route.max_body:
-                await self._too_large(send, route)
+            if declared > limit:
+                await self._too_large(send, route, limit)
                 return
         try:
-            body = await _read_body(receive, route.max_body)
+            body = await _read_body(receive, limit)
         except (_Disconnected, _Malformed):
             # The client left, or broke the body's framing (granian reports both as a
             # disconnect): answer in case it is still there.
@@ -294,7 +298,7 @@ class IngestApp:
                 )
             return
         if body is None:
-            await self._too_large(send, route)
+            await self._too_large(send, route, limit)
             return
         if encoding is not None and encoding.strip().lower() not in (b"", b"identity"):
             route.counters["malformed"].inc()
@@ -334,13 +338,13 @@ class IngestApp:
         await send({"type": "http.response.body", "body": _STORED if stored else _DUPLICATE})
         route.latency.observe(time.perf_counter() - started)
 
-    async def _too_large(self, send: Send, route: _Route) -> None:
+    async def _too_large(self, send: Send, route: _Route, limit: int) -> None:
         route.counters["too_large"].inc()
         # The rest of the body is not read; closing the connection discards it.
         await _answer(
             send,
             413,
-            {"error": f"the body is larger than {route.max_body} bytes"},
+            {"error": f"the body is larger than {limit} bytes"},
             [(b"connection", b"close")],
         )
 

@@ -2,23 +2,19 @@
 
 ``relaywire ingest`` serves with granian (one process per worker, Rust HTTP/1.1 under the ASGI
 app), which measured faster than uvicorn with httptools and uvloop for this app (README, Ingest).
-The embedded :class:`Receiver` runs uvicorn in a thread of the calling process, for tests and
+The embedded :class:`Receiver` runs uvicorn in a thread of the calling process
+(:mod:`relaywire._uvicorn_thread`, shared with the emulator), for tests and
 the demo, where a port chosen by the OS and an in-process stop matter more than throughput.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
-import socket
-import threading
-import time
 from collections.abc import Sequence
 from types import TracebackType
 
-import uvicorn
-
+from relaywire._uvicorn_thread import ThreadedUvicorn
 from relaywire.ingest._app import IngestApp
 from relaywire.ingest._config import IngestConfigError, Source, load_config
 from relaywire.ingest._sink import Sink
@@ -56,11 +52,6 @@ def app_from_environment() -> IngestApp:
     return IngestApp(config.sources, sink)
 
 
-class _Server(uvicorn.Server):
-    def install_signal_handlers(self) -> None:  # the embedding thread is not the main thread
-        pass
-
-
 class Receiver:
     """A receiver on loopback in a background thread::
 
@@ -85,10 +76,7 @@ class Receiver:
         self.host = host
         self.port = port
         self.log_level = log_level
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-        self._socket: socket.socket | None = None
-        self._error: BaseException | None = None
+        self._runner: ThreadedUvicorn | None = None
 
     @property
     def url(self) -> str:
@@ -96,63 +84,29 @@ class Receiver:
         return f"http://{host}:{self.port}"
 
     def start(self, timeout: float = 15.0) -> Receiver:
-        if self._thread is not None:
+        if self._runner is not None:
             raise RuntimeError("the receiver is already running")
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((self.host, self.port))
-        except OSError:
-            sock.close()
-            raise
-        self._socket = sock
-        self.port = sock.getsockname()[1]
-        config = uvicorn.Config(
+        runner = ThreadedUvicorn(
             self.app,
-            lifespan="on",
-            log_config=None,
+            host=self.host,
+            port=self.port,
+            name="relaywire-ingest",
+            label="the receiver",
+            lifespan="on",  # opens the sink; shutdown closes it
             log_level=self.log_level,
-            access_log=False,
             backlog=4096,
             timeout_graceful_shutdown=5,
         )
-        self._server = _Server(config)
-        self._thread = threading.Thread(target=self._serve, name="relaywire-ingest", daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + timeout
-        while not self._server.started:
-            if self._error is not None or not self._thread.is_alive():
-                self._thread.join(1)
-                self._cleanup()
-                raise RuntimeError(f"the receiver failed to start: {self._error!r}")
-            if time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"the receiver did not start within {timeout} s")
-            time.sleep(0.002)
+        runner.start(timeout)
+        self._runner = runner
+        self.port = runner.port
         return self
-
-    def _serve(self) -> None:
-        assert self._server is not None and self._socket is not None
-        try:
-            asyncio.run(self._server.serve(sockets=[self._socket]))
-        except BaseException as exc:  # reported to start()
-            self._error = exc
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop serving (the batch in flight finishes) and wait for the thread. Idempotent."""
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout)
-        self._cleanup()
-
-    def _cleanup(self) -> None:
-        if self._socket is not None:
-            self._socket.close()
-        self._socket = None
-        self._thread = None
-        self._server = None
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            runner.stop(timeout)
 
     def __enter__(self) -> Receiver:
         return self.start()
@@ -166,5 +120,5 @@ class Receiver:
         self.stop()
 
     def __repr__(self) -> str:
-        state = "running" if self._thread is not None else "stopped"
+        state = "running" if self._runner is not None else "stopped"
         return f"<Receiver {self.url} {state} {self.app!r}>"

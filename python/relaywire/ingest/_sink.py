@@ -117,6 +117,9 @@ class Sink(abc.ABC):
 
     #: One line, for the README and ``stats``: what "stored" means for this engine.
     durability: ClassVar[str] = ""
+    #: The largest body the engine can store, once known (``None``: no limit of its own). The
+    #: receiver answers 413 above it, as above a source's ``max_body``.
+    max_body: int | None = None
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -166,6 +169,25 @@ def redact_url(url: str) -> str:
 def query_options(url: str) -> dict[str, str]:
     """The last value of each query parameter of ``url``."""
     return {k: v[-1] for k, v in parse_qs(urlsplit(url).query, keep_blank_values=True).items()}
+
+
+def sequence_cursor(after: str | None, engine: str) -> int:
+    """A cursor that is a stored sequence number (SQLite rows, JetStream messages); 0 for the
+    start."""
+    if after is None:
+        return 0
+    try:
+        value = int(after)
+    except (TypeError, ValueError):
+        raise SinkError(f"not a {engine} sink cursor: {after!r}") from None
+    if value < 0:
+        raise SinkError(f"not a {engine} sink cursor: {after!r}")
+    return value
+
+
+def describe(exc: BaseException) -> str:
+    """An error's text for a log line or a 503 reason (its class name when it has no text)."""
+    return str(exc) or type(exc).__name__
 
 
 def float_option(options: dict[str, str], key: str, default: float) -> float:

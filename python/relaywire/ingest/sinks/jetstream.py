@@ -36,8 +36,10 @@ from relaywire.ingest._sink import (
     SinkError,
     SinkStats,
     SinkUnavailableError,
+    describe,
     float_option,
     query_options,
+    sequence_cursor,
 )
 
 __all__ = ["JetStreamSink"]
@@ -46,6 +48,8 @@ _SOURCE = "Relaywire-Source"
 _ID = "Relaywire-Id"
 _RECEIVED_AT = "Relaywire-Received-At"
 _HEADERS = "Relaywire-Headers"
+# Bytes of a message kept for its headers (the delivery's metadata and request headers).
+_HEADER_ROOM = 16 * 1024
 # Errors that mean "not now": no connection, no responders, no leader or quorum, timeouts.
 _UNAVAILABLE = (nats.errors.Error, nats.js.errors.Error, asyncio.TimeoutError, OSError)
 
@@ -97,8 +101,10 @@ class JetStreamSink(Sink):
                     closed_cb=_quiet_event,
                 )
             except _UNAVAILABLE as exc:
-                raise SinkUnavailableError(f"cannot reach NATS: {_describe(exc)}") from exc
+                raise SinkUnavailableError(f"cannot reach NATS: {describe(exc)}") from exc
             self._nc.options["max_reconnect_attempts"] = -1
+            # The server's max_payload counts the message headers too.
+            self.max_body = max(0, self._nc.max_payload - _HEADER_ROOM)
             self._js = self._nc.jetstream(timeout=self.timeout)
         await self._ensure_stream()
 
@@ -121,11 +127,11 @@ class JetStreamSink(Sink):
                 raise SinkError(f"cannot create stream {self.stream}: {exc}") from exc
             except _UNAVAILABLE as exc:
                 raise SinkUnavailableError(
-                    f"cannot create stream {self.stream}: {_describe(exc)}"
+                    f"cannot create stream {self.stream}: {describe(exc)}"
                 ) from exc
             return
         except _UNAVAILABLE as exc:
-            raise SinkUnavailableError(f"stream {self.stream}: {_describe(exc)}") from exc
+            raise SinkUnavailableError(f"stream {self.stream}: {describe(exc)}") from exc
         subjects = info.config.subjects or []
         if f"{self.subject}.>" not in subjects:
             raise SinkError(
@@ -174,18 +180,18 @@ class JetStreamSink(Sink):
             if isinstance(result, BaseException):
                 if isinstance(result, _UNAVAILABLE):
                     raise SinkUnavailableError(
-                        f"JetStream did not acknowledge: {_describe(result)}"
+                        f"JetStream did not acknowledge: {describe(result)}"
                     ) from result
                 raise result
         return [bool(result) for result in results]
 
     async def read(self, after: str | None, limit: int) -> list[Delivery]:
         js = self._context()
-        seq = _seq(after) + 1
+        seq = sequence_cursor(after, "JetStream") + 1
         try:
             last = (await js.stream_info(self.stream)).state.last_seq
         except _UNAVAILABLE as exc:
-            raise SinkUnavailableError(f"stream {self.stream}: {_describe(exc)}") from exc
+            raise SinkUnavailableError(f"stream {self.stream}: {describe(exc)}") from exc
         found: list[Delivery] = []
         while seq <= last and len(found) < limit:
             try:
@@ -193,7 +199,7 @@ class JetStreamSink(Sink):
             except nats.js.errors.NotFoundError:
                 break
             except _UNAVAILABLE as exc:
-                raise SinkUnavailableError(f"stream {self.stream}: {_describe(exc)}") from exc
+                raise SinkUnavailableError(f"stream {self.stream}: {describe(exc)}") from exc
             headers = msg.headers or {}
             if msg.seq is None:
                 break
@@ -214,7 +220,7 @@ class JetStreamSink(Sink):
         try:
             info = await self._context().stream_info(self.stream)
         except _UNAVAILABLE as exc:
-            raise SinkUnavailableError(f"stream {self.stream}: {_describe(exc)}") from exc
+            raise SinkUnavailableError(f"stream {self.stream}: {describe(exc)}") from exc
         if info.cluster is not None and not info.cluster.leader:
             raise SinkUnavailableError(f"stream {self.stream} has no leader")
 
@@ -244,22 +250,6 @@ class JetStreamSink(Sink):
                 "bytes": state.bytes,
             },
         )
-
-
-def _seq(after: str | None) -> int:
-    if after is None:
-        return 0
-    try:
-        value = int(after)
-    except (TypeError, ValueError):
-        raise SinkError(f"not a JetStream sink cursor: {after!r}") from None
-    if value < 0:
-        raise SinkError(f"not a JetStream sink cursor: {after!r}")
-    return value
-
-
-def _describe(exc: BaseException) -> str:
-    return str(exc) or type(exc).__name__
 
 
 async def _quiet(exc: Exception) -> None:

@@ -32,6 +32,7 @@ from relaywire.ingest._sink import (
     SinkError,
     SinkStats,
     SinkUnavailableError,
+    describe,
     float_option,
     query_options,
 )
@@ -155,7 +156,7 @@ class RedisStreamSink(Sink):
                         f"only {acked} of {self.wait} replicas acknowledged the write"
                     )
         except redis.exceptions.RedisError as exc:
-            raise SinkUnavailableError(f"Redis write failed: {_describe(exc)}") from exc
+            raise SinkUnavailableError(f"Redis write failed: {describe(exc)}") from exc
         return [bool(flag) for flag in stored]
 
     async def read(self, after: str | None, limit: int) -> list[Delivery]:
@@ -164,14 +165,14 @@ class RedisStreamSink(Sink):
         try:
             entries = await client.xrange(self.stream, min=start, max="+", count=limit)
         except redis.exceptions.RedisError as exc:
-            raise SinkUnavailableError(f"Redis read failed: {_describe(exc)}") from exc
+            raise SinkUnavailableError(f"Redis read failed: {describe(exc)}") from exc
         return [_delivery(entry_id, fields) for entry_id, fields in entries]
 
     async def probe(self) -> None:
         try:
             await self._require().ping()
         except redis.exceptions.RedisError as exc:
-            raise SinkUnavailableError(f"Redis is not reachable: {_describe(exc)}") from exc
+            raise SinkUnavailableError(f"Redis is not reachable: {describe(exc)}") from exc
 
     async def stats(self) -> SinkStats:
         client = self._require()
@@ -207,7 +208,3 @@ def _entry_id(after: str) -> str:
     if not ms.isdigit() or (dash and not seq.isdigit()):
         raise SinkError(f"not a Redis stream cursor: {after!r}")
     return after
-
-
-def _describe(exc: BaseException) -> str:
-    return str(exc) or type(exc).__name__

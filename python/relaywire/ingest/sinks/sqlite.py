@@ -32,6 +32,7 @@ from relaywire.ingest._sink import (
     SinkError,
     SinkStats,
     SinkUnavailableError,
+    sequence_cursor,
 )
 
 __all__ = ["SqliteSink"]
@@ -188,7 +189,7 @@ class SqliteSink(Sink):
         rows = conn.execute(
             "SELECT seq, source, id, received_at, headers, body FROM deliveries "
             "WHERE seq > ? ORDER BY seq LIMIT ?",
-            (_seq(after), limit),
+            (sequence_cursor(after, "SQLite"), limit),
         ).fetchall()
         return [Delivery.from_stored(s, i, at, h, b, seq) for seq, s, i, at, h, b in rows]
 
@@ -265,18 +266,6 @@ class _Checkpointer:
                     conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
         finally:
             conn.close()
-
-
-def _seq(after: str | None) -> int:
-    if after is None:
-        return 0
-    try:
-        value = int(after)
-    except (TypeError, ValueError):
-        raise SinkError(f"not a SQLite sink cursor: {after!r}") from None
-    if value < 0:
-        raise SinkError(f"not a SQLite sink cursor: {after!r}")
-    return value
 
 
 def _utc(seconds: float) -> datetime:

@@ -27,10 +27,14 @@ from relaywire.ingest import (
 )
 
 
-@pytest.fixture(params=["sqlite", "redis", "redis-cluster", "jetstream"])
+@pytest.fixture(
+    params=["sqlite", "sqlite-loop", "sqlite-thread", "redis", "redis-cluster", "jetstream"]
+)
 def sink_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path}/events.db"
+    elif request.param.startswith("sqlite-"):  # each place a commit can run, forced
+        yield f"sqlite:///{tmp_path}/events.db?commit={request.param[7:]}"
     elif request.param == "redis":
         yield request.getfixturevalue("redis_server").url("events")
     elif request.param == "redis-cluster":
@@ -131,6 +135,7 @@ def test_bad_cursor_is_a_sink_error(sink_url: str) -> None:
         ("kafka://broker/topic", "unknown sink 'kafka'"),
         ("sqlite://host/events.db", "sqlite:///relative.db"),
         ("sqlite:///", "no file path"),
+        ("sqlite:///x.db?commit=later", "commit must be auto, loop or thread"),
         ("nats://127.0.0.1:4222", "nats://host:port/STREAM"),
         ("nats://127.0.0.1:4222/a.b", "letters, digits"),
         ("nats://127.0.0.1:4222/S?replicas=9", "replicas must be in 1..5"),
@@ -177,3 +182,20 @@ def test_sqlite_relative_and_absolute_paths(tmp_path: Path, monkeypatch: Any) ->
     asyncio.run(append("sqlite:///rel/events.db", [record("s", "1", b"x")]))
     assert (tmp_path / "rel" / "events.db").exists()
     assert [d.id for d in read(f"sqlite:///{tmp_path}/rel/events.db")] == ["1"]
+
+
+def test_sqlite_commits_on_the_loop_only_while_commits_are_fast(tmp_path: Path) -> None:
+    from relaywire.ingest.sinks.sqlite import SqliteSink
+
+    auto = SqliteSink(f"sqlite:///{tmp_path}/a.db")
+    assert not auto._commit_on_loop()  # until a commit has been timed
+    for _ in range(40):
+        auto._note_commit(0.0002)  # an SSD's fsync
+    assert auto._commit_on_loop()
+    for _ in range(40):
+        auto._note_commit(0.008)  # a slow disk: the loop keeps serving meanwhile
+    assert not auto._commit_on_loop()
+    forced = SqliteSink(f"sqlite:///{tmp_path}/b.db?commit=thread")
+    forced._note_commit(0.0)
+    assert not forced._commit_on_loop()
+    assert SqliteSink(f"sqlite:///{tmp_path}/c.db?commit=loop")._commit_on_loop()

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
@@ -32,6 +33,7 @@ from relaywire.ingest._sink import (
     SinkError,
     SinkStats,
     SinkUnavailableError,
+    query_options,
     sequence_cursor,
 )
 
@@ -58,6 +60,8 @@ _INSERT = (
 _CHECKPOINT_PAGES = 1000
 # How long a write waits for another process's transaction (several workers on one file).
 _BUSY_WAIT_MS = 10_000
+# Commits faster than this on average run on the event loop (see _commit_on_loop).
+_LOOP_COMMIT_SECONDS = 0.001
 
 
 def sqlite_path(url: str) -> str:
@@ -82,6 +86,11 @@ class SqliteSink(Sink):
         self._conn: sqlite3.Connection | None = None
         self._wal_pages = 0
         self._checkpointer: _Checkpointer | None = None
+        self.commit = query_options(url).get("commit", "auto")
+        if self.commit not in ("auto", "loop", "thread"):
+            raise SinkError("sink option commit must be auto, loop or thread")
+        # A moving average of commit times; the first commits run on the thread.
+        self._commit_seconds = _LOOP_COMMIT_SECONDS
 
     async def _call(self, fn: Callable[..., T], *args: Any) -> T:
         if self._executor is None:
@@ -145,6 +154,22 @@ class SqliteSink(Sink):
                 conn.execute("ROLLBACK")
             raise
 
+    def _timed_commit(self, conn: sqlite3.Connection) -> None:
+        started = time.perf_counter()
+        self._commit(conn)
+        self._note_commit(time.perf_counter() - started)
+
+    def _note_commit(self, seconds: float) -> None:
+        self._commit_seconds += (seconds - self._commit_seconds) / 8
+
+    def _commit_on_loop(self) -> bool:
+        """Commit on the event loop while commits are short (the loop would rather block for a
+        fast fsync than wait for a thread to be scheduled and take the GIL back); on the sink's
+        thread while they are slow, so that the loop keeps serving meanwhile."""
+        if self.commit == "auto":
+            return self._commit_seconds < _LOOP_COMMIT_SECONDS
+        return self.commit == "loop"
+
     @staticmethod
     def _insert(conn: sqlite3.Connection, batch: Sequence[Record]) -> list[bool]:
         rows = [(r.source, r.id, r.received_at, r.headers, r.body) for r in batch]
@@ -174,8 +199,13 @@ class SqliteSink(Sink):
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
-            # Shielded: once started, the commit finishes on its thread whatever happens here.
-            await asyncio.shield(self._call(self._commit, conn))
+            if self._commit_on_loop():
+                started = time.perf_counter()
+                self._commit(conn)
+                self._note_commit(time.perf_counter() - started)
+            else:
+                # Shielded: once started, the commit finishes on its thread whatever happens.
+                await asyncio.shield(self._call(self._timed_commit, conn))
         except sqlite3.Error as exc:
             raise SinkUnavailableError(f"SQLite write failed: {exc}") from exc
         self._wal_pages += 1 + sum(len(r.body) + len(r.headers) for r in batch) // 4096

@@ -76,14 +76,15 @@ class _Disconnected(Exception):
 class _RejectLog:
     """Logs refused deliveries of one source, at most ``_REJECT_LOG_RATE`` lines a second."""
 
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, clock: Callable[[], float] = time.monotonic) -> None:
         self.source = source
+        self.clock = clock
         self.window = 0
         self.lines = 0
         self.suppressed = 0
 
     def __call__(self, reason: str, client: Any) -> None:
-        now = int(time.monotonic())
+        now = int(self.clock())
         if now != self.window:
             self.window, self.lines = now, 0
         if self.lines >= _REJECT_LOG_RATE:

@@ -199,3 +199,38 @@ def test_sqlite_commits_on_the_loop_only_while_commits_are_fast(tmp_path: Path) 
     forced._note_commit(0.0)
     assert not forced._commit_on_loop()
     assert SqliteSink(f"sqlite:///{tmp_path}/c.db?commit=loop")._commit_on_loop()
+
+
+class _BusyOnce:
+    """A connection whose first COMMIT finds the database busy (another process's checkpoint)."""
+
+    def __init__(self) -> None:
+        self.statements: list[str] = []
+        self.in_transaction = True
+
+    def execute(self, sql: str) -> None:
+        import sqlite3
+
+        self.statements.append(sql)
+        if sql == "COMMIT" and self.statements.count("COMMIT") == 1:
+            raise sqlite3.OperationalError("database is locked")
+        if sql == "COMMIT":
+            self.in_transaction = False
+
+
+def test_a_busy_commit_keeps_the_transaction_and_is_retried_with_a_wait() -> None:
+    from relaywire.ingest.sinks.sqlite import SqliteSink, _Busy
+
+    on_loop = _BusyOnce()
+    with pytest.raises(_Busy):
+        SqliteSink._commit(on_loop, wait=False)  # type: ignore[arg-type]
+    assert on_loop.statements == ["COMMIT"] and on_loop.in_transaction  # no ROLLBACK
+    on_thread = _BusyOnce()
+    SqliteSink._commit(on_thread)  # type: ignore[arg-type]
+    assert on_thread.statements == [
+        "COMMIT",
+        "PRAGMA busy_timeout=10000",
+        "COMMIT",
+        "PRAGMA busy_timeout=0",
+    ]
+    assert not on_thread.in_transaction

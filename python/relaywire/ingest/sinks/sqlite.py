@@ -102,17 +102,20 @@ class SqliteSink(Sink):
             return self._conn
         try:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-            # timeout=0: a BEGIN on the event loop never sleeps in SQLite's busy handler; when
-            # another process holds the write lock, _begin_waiting waits on the sink's thread.
+            # Setting up waits for other processes (workers starting together) ...
             conn = sqlite3.connect(
-                self.path, isolation_level=None, check_same_thread=False, timeout=0
+                self.path,
+                isolation_level=None,
+                check_same_thread=False,
+                timeout=_BUSY_WAIT_MS / 1000,
             )
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
             # Commits never checkpoint; the checkpointer thread does it beside them.
             conn.execute("PRAGMA wal_autocheckpoint=0")
-            conn.execute(f"PRAGMA busy_timeout={_BUSY_WAIT_MS}")
             conn.execute(_SCHEMA)
+            # ... but then a BEGIN on the event loop never sleeps in SQLite's busy handler: when
+            # another process holds the write lock, _begin_waiting waits on the sink's thread.
             conn.execute("PRAGMA busy_timeout=0")
         except (sqlite3.Error, OSError) as exc:
             raise SinkUnavailableError(f"cannot open SQLite database {self.path}: {exc}") from exc
@@ -146,10 +149,23 @@ class SqliteSink(Sink):
             conn.execute("PRAGMA busy_timeout=0")
 
     @staticmethod
-    def _commit(conn: sqlite3.Connection) -> None:
+    def _commit(conn: sqlite3.Connection, *, wait: bool = True) -> None:
+        """COMMIT; a busy database (another process checkpointing) is waited for when ``wait``,
+        else reported as :class:`_Busy` with the transaction still open to retry."""
         try:
-            conn.execute("COMMIT")
-        except BaseException:
+            try:
+                conn.execute("COMMIT")
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc):
+                    raise
+                if not wait:
+                    raise _Busy from exc
+                conn.execute(f"PRAGMA busy_timeout={_BUSY_WAIT_MS}")
+                try:
+                    conn.execute("COMMIT")
+                finally:
+                    conn.execute("PRAGMA busy_timeout=0")
+        except sqlite3.Error:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
@@ -192,18 +208,25 @@ class SqliteSink(Sink):
         try:
             try:
                 conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError:  # another process is committing
-                await self._call(self._begin_waiting, conn)
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc):
+                    raise
+                await self._call(self._begin_waiting, conn)  # another process is writing
             try:
                 stored = self._insert(conn, batch)
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
+            committed = False
             if self._commit_on_loop():
                 started = time.perf_counter()
-                self._commit(conn)
+                try:
+                    self._commit(conn, wait=False)
+                    committed = True
+                except _Busy:  # the wait, if any, happens on the sink's thread
+                    pass
                 self._note_commit(time.perf_counter() - started)
-            else:
+            if not committed:
                 # Shielded: once started, the commit finishes on its thread whatever happens.
                 await asyncio.shield(self._call(self._timed_commit, conn))
         except sqlite3.Error as exc:
@@ -261,6 +284,17 @@ class SqliteSink(Sink):
 
     async def stats(self) -> SinkStats:
         return await self._call(self._stats)
+
+
+class _Busy(Exception):
+    """A COMMIT found the database busy; the transaction is still open."""
+
+
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)  # Python 3.11+
+    if code is not None:
+        return code & 0xFF in (5, 6)  # SQLITE_BUSY, SQLITE_LOCKED (named in Python 3.11+)
+    return "locked" in str(exc) or "busy" in str(exc)
 
 
 class _Checkpointer:

@@ -142,11 +142,7 @@ class SqliteSink(Sink):
 
     @staticmethod
     def _begin_waiting(conn: sqlite3.Connection) -> None:
-        conn.execute(f"PRAGMA busy_timeout={_BUSY_WAIT_MS}")
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-        finally:
-            conn.execute("PRAGMA busy_timeout=0")
+        _retry_while_busy(conn, "BEGIN IMMEDIATE")
 
     @staticmethod
     def _commit(conn: sqlite3.Connection, *, wait: bool = True) -> None:
@@ -160,11 +156,7 @@ class SqliteSink(Sink):
                     raise
                 if not wait:
                     raise _Busy from exc
-                conn.execute(f"PRAGMA busy_timeout={_BUSY_WAIT_MS}")
-                try:
-                    conn.execute("COMMIT")
-                finally:
-                    conn.execute("PRAGMA busy_timeout=0")
+                _retry_while_busy(conn, "COMMIT")
         except sqlite3.Error:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
@@ -284,6 +276,23 @@ class SqliteSink(Sink):
 
     async def stats(self) -> SinkStats:
         return await self._call(self._stats)
+
+
+def _retry_while_busy(conn: sqlite3.Connection, sql: str) -> None:
+    """Run ``sql`` until the database is not busy (another process's transaction), for up to
+    ``_BUSY_WAIT_MS``. Retries every 0.2 to 2 ms: SQLite's own busy handler sleeps up to 100 ms
+    at a time, which a receiver would pay in latency."""
+    deadline = time.monotonic() + _BUSY_WAIT_MS / 1000
+    pause = 0.0002
+    while True:
+        try:
+            conn.execute(sql)
+            return
+        except sqlite3.OperationalError as exc:
+            if not _is_busy(exc) or time.monotonic() > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.002)
 
 
 class _Busy(Exception):

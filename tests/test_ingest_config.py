@@ -70,7 +70,7 @@ def test_a_full_file_parses(tmp_path: Path) -> None:
     linktor, std, generic = config.sources
     assert (linktor.name, linktor.path, linktor.scheme) == ("linktor", "/hooks/linktor", "linktor")
     assert tuple(linktor.secrets) == ("lk_old", "lk_new")
-    assert (linktor.tolerance, linktor.max_body, linktor.id) == (300, 1024 * 1024, None)
+    assert (linktor.tolerance, linktor.max_body, linktor.id) == (None, 1024 * 1024, None)
     assert (std.secrets_env, std.tolerance, std.max_body, std.id) == (
         "STD_WEBHOOK_SECRETS",
         60,
@@ -108,7 +108,7 @@ def test_secrets_never_show_in_reprs_or_errors(monkeypatch: pytest.MonkeyPatch) 
         ("[[sources]]\nname='a'\nscheme='linktor'", "sources[0] (a): path is required"),
         (
             "[[sources]]\nname='a'\npath='/a'\nscheme='nope'\nsecrets=['s']",
-            "scheme 'nope' is unknown; known: hmac, linktor, standard",
+            "scheme 'nope' is unknown; known: discord, github, hmac, linear, linktor, meta",
         ),
         (
             "[[sources]]\nname='a'\npath='/a'\nscheme='linktor'\nsecret=['s']",

@@ -59,7 +59,8 @@ class Source:
 
     ``secrets`` and ``secrets_env`` (an environment variable holding comma-separated secrets)
     may both be given; a delivery passes when any secret verifies it, so a new secret can be
-    added before the sender switches and the old one removed after. ``id`` says where the
+    added before the sender switches and the old one removed after. ``tolerance`` left out
+    (``None``) is the scheme's own default: 300 seconds, 60 for Linear. ``id`` says where the
     delivery id is read: ``"body:<key>"`` (a top-level key, or a dotted path, of the JSON
     body), ``"header:<name>"``, or ``"sha256"`` (the hex digest of the raw body). ``options``
     holds the scheme's own keys (``header``, ``encoding``, ``prefix`` for ``hmac``).
@@ -71,7 +72,7 @@ class Source:
     scheme: str
     secrets: Sequence[str] = field(default=(), repr=False)
     secrets_env: str | None = None
-    tolerance: float = DEFAULT_TOLERANCE
+    tolerance: float | None = None
     max_body: int = DEFAULT_MAX_BODY
     id: str | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
@@ -111,7 +112,7 @@ class Source:
             raise IngestConfigError(f"{label}: secrets_env must name an environment variable")
         if not self.secrets and self.secrets_env is None:
             raise IngestConfigError(f'{label}: give secrets = [...] or secrets_env = "NAME"')
-        if (
+        if self.tolerance is not None and (
             isinstance(self.tolerance, bool)
             or not isinstance(self.tolerance, (int, float))
             or not 0 < self.tolerance <= 31 * 24 * 3600
@@ -175,7 +176,7 @@ def _source_from_table(table: Any, index: int) -> Source:
         scheme=table["scheme"],
         secrets=tuple(secrets),
         secrets_env=table.get("secrets_env"),
-        tolerance=table.get("tolerance", DEFAULT_TOLERANCE),
+        tolerance=table.get("tolerance"),
         max_body=table.get("max_body", DEFAULT_MAX_BODY),
         id=table.get("id"),
         options={k: v for k, v in table.items() if k in scheme.options},

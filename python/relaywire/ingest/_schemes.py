@@ -16,12 +16,20 @@ from typing import Any, TypeAlias
 
 from relaywire.ingest._config import IngestConfigError, Source
 from relaywire.webhooks import (
+    DEFAULT_TOLERANCE,
     LINKTOR_SIGNATURE_HEADER,
+    Discord,
+    GitHub,
     HmacVerifier,
     InvalidSecretError,
-    InvalidSignatureError,
+    Linear,
     LinktorVerifier,
+    Meta,
+    Shopify,
+    Slack,
     StandardWebhook,
+    Stripe,
+    Twilio,
     WebhookVerificationError,
 )
 
@@ -30,6 +38,8 @@ __all__ = ["SCHEMES", "Check", "RawHeaders", "Scheme", "get_scheme", "header", "
 RawHeaders: TypeAlias = Sequence[tuple[bytes, bytes]]
 #: ``check(body, headers)`` -> ``None`` when genuine, else the reason (never a secret).
 Check: TypeAlias = Callable[[bytes, RawHeaders], "str | None"]
+#: ``build(source, secrets)`` -> the source's check, keyed once.
+Build: TypeAlias = Callable[[Source, tuple[str, ...]], Check]
 
 
 def header(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> bytes | None:
@@ -50,7 +60,7 @@ class Scheme:
     """
 
     name: str
-    build: Callable[[Source, tuple[str, ...]], Check]
+    build: Build
     default_id: str
     options: Mapping[str, tuple[type, Any]] = field(default_factory=dict)
 
@@ -104,7 +114,7 @@ _LINKTOR_SIGNATURE = LINKTOR_SIGNATURE_HEADER.encode()
 
 def _build_linktor(source: Source, secrets: tuple[str, ...]) -> Check:
     verifiers = [LinktorVerifier(secret) for secret in secrets]
-    tolerance = float(source.tolerance)
+    tolerance = float(source.tolerance or DEFAULT_TOLERANCE)
 
     def check(body: bytes, headers: RawHeaders) -> str | None:
         for verifier in verifiers:
@@ -120,20 +130,37 @@ def _build_linktor(source: Source, secrets: tuple[str, ...]) -> Check:
     return check
 
 
-def _build_standard(source: Source, secrets: tuple[str, ...]) -> Check:
-    verifiers = [StandardWebhook(secret) for secret in secrets]
-    tolerance = float(source.tolerance)
+def _headers_scheme(make: Callable[[tuple[str, ...]], Any], *, timed: bool = True) -> Build:
+    """A scheme whose verifier takes every secret at once (rotation built in) and reads the
+    headers itself: ``verify(body, headers[, tolerance=])`` raising a
+    :class:`WebhookVerificationError` that names the cause."""
 
-    def check(body: bytes, headers: RawHeaders) -> str | None:
-        for verifier in verifiers:
+    def build(source: Source, secrets: tuple[str, ...]) -> Check:
+        verifier = make(secrets)
+        timing = {"tolerance": float(source.tolerance)} if timed and source.tolerance else {}
+
+        def check(body: bytes, headers: RawHeaders) -> str | None:
             try:
-                verifier.verify(body, headers, tolerance=tolerance)
-            except InvalidSignatureError:
-                continue  # another secret may match
-            except WebhookVerificationError as exc:  # the same for every secret
+                verifier.verify(body, headers, **timing)
+            except WebhookVerificationError as exc:
                 return f"{type(exc).__name__}: {exc}"
             return None
-        return "InvalidSignatureError: no secret matches the signature"
+
+        return check
+
+    return build
+
+
+def _build_twilio(source: Source, secrets: tuple[str, ...]) -> Check:
+    verifier = Twilio(secrets)
+    url = str(SCHEMES["twilio"].option(source, "url"))  # the URL Twilio posts to, as it sees it
+
+    def check(body: bytes, headers: RawHeaders) -> str | None:
+        try:
+            verifier.verify(body, headers, url=url)
+        except WebhookVerificationError as exc:
+            return f"{type(exc).__name__}: {exc}"
+        return None
 
     return check
 
@@ -158,8 +185,12 @@ def _build_hmac(source: Source, secrets: tuple[str, ...]) -> Check:
     return check
 
 
+# One entry per scheme. A source's `tolerance` left out is the scheme's own default (300 s;
+# Linear 60 s); GitHub, Shopify, Meta and Twilio sign no timestamp.
 register_scheme(Scheme("linktor", _build_linktor, default_id="body:id"))
-register_scheme(Scheme("standard", _build_standard, default_id="header:webhook-id"))
+register_scheme(
+    Scheme("standard", _headers_scheme(StandardWebhook), default_id="header:webhook-id")
+)
 register_scheme(
     Scheme(
         "hmac",
@@ -168,3 +199,26 @@ register_scheme(
         options={"header": (str, ...), "encoding": (str, "hex"), "prefix": (str, "")},
     )
 )
+register_scheme(Scheme("stripe", _headers_scheme(Stripe), default_id="body:id"))
+register_scheme(
+    Scheme("github", _headers_scheme(GitHub, timed=False), default_id="header:x-github-delivery")
+)
+register_scheme(
+    Scheme(
+        "shopify", _headers_scheme(Shopify, timed=False), default_id="header:x-shopify-webhook-id"
+    )
+)
+# Slack's retries repeat the body (not its timestamp): the body's digest identifies them.
+register_scheme(Scheme("slack", _headers_scheme(Slack), default_id="sha256"))
+register_scheme(
+    Scheme(
+        "twilio",
+        _build_twilio,
+        default_id="header:i-twilio-idempotency-token",
+        options={"url": (str, ...)},
+    )
+)
+register_scheme(Scheme("meta", _headers_scheme(Meta, timed=False), default_id="sha256"))
+register_scheme(Scheme("linear", _headers_scheme(Linear), default_id="header:linear-delivery"))
+# Discord's secrets are the application's public keys (Ed25519).
+register_scheme(Scheme("discord", _headers_scheme(Discord), default_id="body:id"))

@@ -1,7 +1,8 @@
 """The ``relaywire`` command, the top floor: one module per command and one per part of the demo.
 
 ``relaywire demo`` runs the main job; ``relaywire emulator`` serves the local emulator;
-``relaywire verify`` re-verifies archived webhook deliveries. Each
+``relaywire verify`` re-verifies archived webhook deliveries; ``relaywire ingest`` serves the
+webhook receiver. Each
 command module has ``add_arguments(parser)`` and ``run(args) -> int`` and is imported only when its
 command runs, so ``relaywire --help`` stays fast and an extra that is not installed only affects its
 own command.
@@ -40,6 +41,14 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
         "Verify every delivery of a JSON lines archive (or an ingest sink URL) with the "
         "[[sources]] of a TOML file, on every core; print counts per source and per failure "
         "cause; exit 1 if any delivery fails.",
+    ),
+    "ingest": (
+        "relaywire.cli.ingest",
+        "receive webhooks: verify, de-duplicate and store each delivery durably",
+        "Serve a webhook receiver for the sources in a TOML file: every delivery is verified "
+        "on its raw bytes, de-duplicated on its id and durably stored (SQLite, NATS JetStream "
+        "or Redis Streams) before it is answered 200. `tail` and `stats` read a sink. Needs "
+        "the relaywire[ingest] extra.",
     ),
 }
 

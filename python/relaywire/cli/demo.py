@@ -2,7 +2,8 @@
 
 The parts run in order: webhook verification on the Rust core (:mod:`.demo_webhooks`), then the
 Daguito and Linktor clients against an embedded emulator (:mod:`.demo_daguito`,
-:mod:`.demo_linktor`).
+:mod:`.demo_linktor`), then the emulator's webhooks into an embedded receiver
+(:mod:`.demo_ingest`).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ def run_demo(*, speed: bool = True) -> int:
         speed_table()
     print()
     from relaywire.cli.demo_daguito import run_daguito_demo
+    from relaywire.cli.demo_ingest import run_ingest_demo
     from relaywire.cli.demo_linktor import run_linktor_demo
     from relaywire.emulator import Emulator
 
@@ -42,4 +44,5 @@ def run_demo(*, speed: bool = True) -> int:
         print(f"Emulator serving on {emulator.url}\n")
         failed = run_daguito_demo(emulator.url)
         failed |= run_linktor_demo(emulator.linktor_url)
+        failed |= run_ingest_demo(emulator.linktor_url)
     return failed

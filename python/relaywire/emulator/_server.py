@@ -4,15 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import contextlib
-import socket
-import threading
-import time
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any, TypeVar, overload
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -20,6 +15,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from relaywire import __version__
+from relaywire._uvicorn_thread import ThreadedUvicorn
 from relaywire.emulator import daguito as daguito_part
 from relaywire.emulator import linktor as linktor_part
 from relaywire.emulator._context import EmulatorConfig, EmulatorContext
@@ -71,28 +67,6 @@ def build_app(ctx: EmulatorContext) -> Starlette:
     return app
 
 
-class _Server(uvicorn.Server):
-    """uvicorn's server, woken at once by :meth:`wake` instead of polling every 0.1 s."""
-
-    _wake_event: asyncio.Event | None = None
-
-    async def main_loop(self) -> None:
-        self._wake_event = asyncio.Event()
-        counter = 0
-        should_exit = await self.on_tick(counter)
-        while not should_exit:
-            counter = (counter + 1) % 864000
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake_event.wait(), 0.1)
-            should_exit = await self.on_tick(counter)
-
-    def wake(self, loop: asyncio.AbstractEventLoop) -> None:
-        event = self._wake_event
-        if event is not None:
-            with contextlib.suppress(RuntimeError):  # the loop already closed
-                loop.call_soon_threadsafe(event.set)
-
-
 class Emulator:
     """A real Daguito + Linktor server on loopback, for tests, demos and offline development.
 
@@ -134,11 +108,7 @@ class Emulator:
         self.log_level = log_level
         self.context = EmulatorContext(self.config)
         self._app = build_app(self.context)
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._socket: socket.socket | None = None
-        self._error: BaseException | None = None
+        self._runner: ThreadedUvicorn | None = None
         self.port = 0
 
     # -- what tests use ---------------------------------------------------------------------------
@@ -212,28 +182,19 @@ class Emulator:
 
     def start(self, timeout: float = 15.0) -> Emulator:
         """Bind, serve in a background thread, and return when the server accepts connections."""
-        if self._thread is not None:
+        if self._runner is not None:
             raise RuntimeError("the emulator is already running")
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY on accepted connections only for
-        # sockets created with it, and without it every response waits ~40 ms on Nagle.
-        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((self.host, self._requested_port))
-        except OSError:
-            sock.close()
-            raise
-        self._socket = sock
-        self.port = sock.getsockname()[1]
         # uvicorn logs each WebSocket upgrade with its query string (a Daguito token) at INFO.
         install(("uvicorn.error", "uvicorn.access"))
-        config = uvicorn.Config(
+        runner = ThreadedUvicorn(
             self._app,
+            host=self.host,
+            port=self._requested_port,
+            name="relaywire-emulator",
+            label="the emulator",
+            after_serving=self.context.shutdown,
             lifespan="off",
-            log_config=None,
             log_level=self.log_level,
-            access_log=False,
             ws="websockets-sansio",
             # Token frames are tiny; compressing each one would cost more than it saves.
             ws_per_message_deflate=False,
@@ -242,57 +203,22 @@ class Emulator:
             timeout_graceful_shutdown=2,
             timeout_keep_alive=30,
         )
-        self._server = _Server(config)
-        self._thread = threading.Thread(target=self._serve, name="relaywire-emulator", daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + timeout
-        while not self._server.started:
-            if self._error is not None or not self._thread.is_alive():
-                self._thread.join(1)
-                self._cleanup()
-                raise RuntimeError(f"the emulator failed to start: {self._error!r}")
-            if time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"the emulator did not start within {timeout} s")
-            time.sleep(0.002)
+        runner.start(timeout)
+        self._runner = runner
+        self.port = runner.port
         return self
-
-    def _serve(self) -> None:
-        loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(loop)
-        self._loop = loop
-        assert self._server is not None and self._socket is not None
-        try:
-            loop.run_until_complete(self._server.serve(sockets=[self._socket]))
-            loop.run_until_complete(self.context.shutdown())
-        except BaseException as exc:  # reported to start() / stop()
-            self._error = exc
-        finally:
-            loop.run_until_complete(loop.shutdown_asyncgens())
-            loop.close()
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop serving and wait for the thread to end. Idempotent."""
-        if self._server is not None:
-            self._server.should_exit = True
-            if self._loop is not None:
-                self._server.wake(self._loop)
-        if self._thread is not None:
-            self._thread.join(timeout)
-        self._cleanup()
-
-    def _cleanup(self) -> None:
-        if self._socket is not None:
-            self._socket.close()
-        self._socket = None
-        self._thread = None
-        self._server = None
-        self._loop = None
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            runner.stop(timeout)
 
     def _require_running(self) -> asyncio.AbstractEventLoop:
-        if self._loop is None or self._server is None or not self._server.started:
+        runner = self._runner
+        if runner is None or not runner.started or runner.loop is None:
             raise RuntimeError("the emulator is not running; use `with Emulator() as emu:`")
-        return self._loop
+        return runner.loop
 
     def __enter__(self) -> Emulator:
         return self.start()
@@ -306,7 +232,7 @@ class Emulator:
         self.stop()
 
     def __repr__(self) -> str:
-        state = f"url={self.url!r}" if self._loop is not None else "stopped"
+        state = f"url={self.url!r}" if self._runner is not None else "stopped"
         return f"<Emulator {state}>"
 
 

@@ -1,0 +1,405 @@
+"""The receiver, a plain ASGI application: verify on raw bytes, de-duplicate, store, answer.
+
+Per request, in order: route by path (404), method (405), ``Content-Length`` against the
+source's limit (413 before reading), read the body up to the limit (413 as soon as it is
+passed), ``Content-Encoding`` (400), verify the signature on the raw bytes (401), read the
+delivery id (400), queue for the group commit (503 when the queue is full or the sink down), and
+answer 200 only after the sink reported the batch durable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from typing import Any
+
+import orjson
+
+from relaywire.ingest._commit import GroupCommitter, QueueFullError
+from relaywire.ingest._config import Source, check_sources, parse_id_rule
+from relaywire.ingest._metrics import OUTCOMES, IngestMetrics
+from relaywire.ingest._schemes import Check, RawHeaders, get_scheme, header
+from relaywire.ingest._sink import Record, Sink, SinkUnavailableError, open_sink
+
+__all__ = ["MAX_ID_LENGTH", "IngestApp"]
+
+_log = logging.getLogger("relaywire.ingest")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+#: Longest delivery id accepted, in characters.
+MAX_ID_LENGTH = 256
+#: Seconds a sender is asked to wait after a 503.
+RETRY_AFTER = 1
+# Not kept with a delivery: connection framing, and credentials that are not the signature.
+# (ASGI servers give header names in lowercase.)
+_DROPPED_HEADERS = frozenset(
+    {
+        b"host",
+        b"connection",
+        b"keep-alive",
+        b"content-length",
+        b"transfer-encoding",
+        b"te",
+        b"trailer",
+        b"upgrade",
+        b"expect",
+        b"authorization",
+        b"proxy-authorization",
+        b"cookie",
+    }
+)
+_JSON = [(b"content-type", b"application/json")]
+_STORED = orjson.dumps({"status": "stored"})
+_DUPLICATE = orjson.dumps({"status": "duplicate"})
+_STORED_HEADERS = [*_JSON, (b"content-length", str(len(_STORED)).encode())]
+_DUPLICATE_HEADERS = [*_JSON, (b"content-length", str(len(_DUPLICATE)).encode())]
+# Lines per second per source for refused signatures; the rest are counted in the next line.
+_REJECT_LOG_RATE = 10
+
+
+class _Malformed(Exception):
+    pass
+
+
+class _Disconnected(Exception):
+    pass
+
+
+class _RejectLog:
+    """Logs refused deliveries of one source, at most ``_REJECT_LOG_RATE`` lines a second."""
+
+    def __init__(self, source: str, clock: Callable[[], float] = time.monotonic) -> None:
+        self.source = source
+        self.clock = clock
+        self.window = 0
+        self.lines = 0
+        self.suppressed = 0
+
+    def __call__(self, reason: str, client: Any) -> None:
+        now = int(self.clock())
+        if now != self.window:
+            self.window, self.lines = now, 0
+        if self.lines >= _REJECT_LOG_RATE:
+            self.suppressed += 1
+            return
+        self.lines += 1
+        more = f" (+{self.suppressed} more not logged)" if self.suppressed else ""
+        self.suppressed = 0
+        peer = f"{client[0]}:{client[1]}" if client else "unknown peer"
+        _log.warning("refused a delivery to %s from %s: %s%s", self.source, peer, reason, more)
+
+
+def _id_reader(rule: str) -> Callable[[bytes, RawHeaders], str]:
+    kind, where = parse_id_rule(rule)
+    if kind == "sha256":
+        return lambda body, headers: hashlib.sha256(body).hexdigest()
+    if kind == "header":
+        name = where.encode("latin-1")
+
+        def from_header(body: bytes, headers: RawHeaders) -> str:
+            value = header(headers, name)
+            if value is None:
+                raise _Malformed(f"the delivery id header {where} is missing")
+            try:
+                return _valid_id(value.decode("utf-8"))
+            except UnicodeDecodeError:
+                raise _Malformed(f"the {where} header is not UTF-8") from None
+
+        return from_header
+    path = where.split(".")
+
+    def from_body(body: bytes, headers: RawHeaders) -> str:
+        try:
+            value: Any = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            raise _Malformed("the body is not JSON, so the delivery id cannot be read") from None
+        for key in path:
+            if not isinstance(value, dict) or key not in value:
+                raise _Malformed(f"the body has no {where!r} (the delivery id)")
+            value = value[key]
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        if not isinstance(value, str):
+            raise _Malformed(f"the delivery id {where!r} must be a string or an integer")
+        return _valid_id(value)
+
+    return from_body
+
+
+def _valid_id(value: str) -> str:
+    if not value:
+        raise _Malformed("the delivery id is empty")
+    if len(value) > MAX_ID_LENGTH:
+        raise _Malformed(f"the delivery id is longer than {MAX_ID_LENGTH} characters")
+    return value
+
+
+class _Route:
+    __slots__ = ("check", "counters", "latency", "max_body", "name", "read_id", "reject_log")
+
+    def __init__(self, source: Source, check: Check, metrics: IngestMetrics) -> None:
+        self.name = source.name
+        self.max_body = source.max_body
+        self.check = check
+        self.read_id = _id_reader(source.id or get_scheme(source.scheme).default_id)
+        self.counters = {outcome: metrics.counters[source.name, outcome] for outcome in OUTCOMES}
+        self.latency = metrics.latencies[source.name]
+        self.reject_log = _RejectLog(source.name)
+
+
+def _kept_headers(headers: RawHeaders) -> bytes:
+    """The request headers kept with a delivery, as a JSON object (repeated names joined)."""
+    kept = {
+        name.decode("latin-1"): value.decode("latin-1")
+        for name, value in headers
+        if name not in _DROPPED_HEADERS and not name.startswith(b"proxy-")
+    }
+    if len(kept) + sum(1 for name, _ in headers if name in _DROPPED_HEADERS) < len(headers):
+        kept = {}  # a repeated name (or a proxy- header): the slow path joins repeats
+        for raw_name, raw_value in headers:
+            if raw_name in _DROPPED_HEADERS or raw_name.startswith(b"proxy-"):
+                continue
+            name, value = raw_name.decode("latin-1"), raw_value.decode("latin-1")
+            kept[name] = f"{kept[name]}, {value}" if name in kept else value
+    return orjson.dumps(kept)
+
+
+class IngestApp:
+    """The webhook receiver as an ASGI 3 application.
+
+    ``IngestApp(sources, "sqlite:///events.db")`` (or a :class:`Sink`). Serve it with any ASGI
+    server; it opens the sink on the ASGI lifespan startup, or on the first request when the
+    server sends no lifespan events. ``max_pending`` bounds the write queue (503 past it);
+    ``max_batch`` bounds one group commit.
+    """
+
+    def __init__(
+        self,
+        sources: Sequence[Source],
+        sink: Sink | str,
+        *,
+        max_pending: int = 20_000,
+        max_batch: int = 2_000,
+        environ: MutableMapping[str, str] | None = None,
+    ) -> None:
+        sources = tuple(sources)
+        check_sources(sources)
+        self.sources = sources
+        self.sink = open_sink(sink) if isinstance(sink, str) else sink
+        self.metrics = IngestMetrics([s.name for s in sources])
+        self._routes: dict[str, _Route] = {}
+        for source in sources:
+            scheme = get_scheme(source.scheme)
+            check = scheme.compile(source, source.resolved_secrets(environ))
+            self._routes[source.path] = _Route(source, check, self.metrics)
+        self.committer = GroupCommitter(
+            self.sink,
+            max_pending=max_pending,
+            max_batch=max_batch,
+            on_batch=self.metrics.batch.observe,
+            on_state=lambda up: self.metrics.sink_up.set(1 if up else 0),
+        )
+        self._started = False
+        self._start_lock: asyncio.Lock | None = None
+
+    def __repr__(self) -> str:
+        names = ", ".join(s.name for s in self.sources)
+        return f"IngestApp(sources=[{names}], sink={self.sink!r})"
+
+    @property
+    def ready(self) -> bool:
+        """True once the sink is open and accepting writes."""
+        return self.committer.ready
+
+    async def startup(self) -> None:
+        if self._start_lock is None:
+            self._start_lock = asyncio.Lock()
+        async with self._start_lock:
+            if not self._started:
+                await self.committer.start()
+                self._started = True
+
+    async def shutdown(self) -> None:
+        if self._started:
+            self._started = False
+            await self.committer.stop()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            if not self._started:
+                await self.startup()
+            await self._http(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await self.startup()
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.shutdown()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope["path"]
+        route = self._routes.get(path)
+        if route is None:
+            await self._other(scope, send, path)
+            return
+        if scope["method"] != "POST":
+            await _answer(send, 405, {"error": "use POST"}, [(b"allow", b"POST")])
+            return
+        started = time.perf_counter()
+        limit = route.max_body
+        sink_limit = self.sink.max_body
+        if sink_limit is not None and sink_limit < limit:
+            limit = sink_limit
+        headers: RawHeaders = scope["headers"]
+        length = encoding = None
+        for name, value in headers:
+            if name == b"content-length":
+                length = value
+            elif name == b"content-encoding":
+                encoding = value
+        if length is not None:
+            try:
+                declared = int(length)
+            except ValueError:
+                declared = -1
+            if declared < 0:
+                route.counters["malformed"].inc()
+                await _answer(send, 400, {"error": "invalid Content-Length"})
+                return
+            if declared > limit:
+                await self._too_large(send, route, limit)
+                return
+        try:
+            body = await _read_body(receive, limit)
+        except (_Disconnected, _Malformed):
+            # The client left, or broke the body's framing (granian reports both as a
+            # disconnect): answer in case it is still there.
+            with contextlib.suppress(Exception):
+                await _answer(
+                    send,
+                    400,
+                    {"error": "the request body is malformed or incomplete"},
+                    [(b"connection", b"close")],
+                )
+            return
+        if body is None:
+            await self._too_large(send, route, limit)
+            return
+        if encoding is not None and encoding.strip().lower() not in (b"", b"identity"):
+            route.counters["malformed"].inc()
+            await _answer(send, 400, {"error": "Content-Encoding is not supported; send identity"})
+            return
+        reason = route.check(body, headers)
+        if reason is not None:
+            route.counters["rejected"].inc()
+            route.reject_log(reason, scope.get("client"))
+            await _answer(send, 401, {"error": "signature verification failed"})
+            return
+        try:
+            delivery_id = route.read_id(body, headers)
+        except _Malformed as exc:
+            route.counters["malformed"].inc()
+            await _answer(send, 400, {"error": str(exc)})
+            return
+        record = Record(route.name, delivery_id, time.time(), _kept_headers(headers), body)
+        try:
+            stored = await self.committer.submit(record)
+        except QueueFullError:
+            route.counters["unavailable"].inc()
+            await _unavailable(send, "the write queue is full")
+            return
+        except SinkUnavailableError:
+            route.counters["unavailable"].inc()
+            await _unavailable(send, "the sink is unavailable")
+            return
+        route.counters["accepted" if stored else "duplicate"].inc()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": _STORED_HEADERS if stored else _DUPLICATE_HEADERS,
+            }
+        )
+        await send({"type": "http.response.body", "body": _STORED if stored else _DUPLICATE})
+        route.latency.observe(time.perf_counter() - started)
+
+    async def _too_large(self, send: Send, route: _Route, limit: int) -> None:
+        route.counters["too_large"].inc()
+        # The rest of the body is not read; closing the connection discards it.
+        await _answer(
+            send,
+            413,
+            {"error": f"the body is larger than {limit} bytes"},
+            [(b"connection", b"close")],
+        )
+
+    async def _other(self, scope: Scope, send: Send, path: str) -> None:
+        method = scope["method"]
+        if path == "/health" and method in ("GET", "HEAD"):
+            if self.committer.ready:
+                await _answer(send, 200, {"status": "ok", "pending": self.committer.pending})
+            else:
+                await _unavailable(send, self.committer.last_error or "the sink is not ready")
+        elif path == "/metrics" and method in ("GET", "HEAD"):
+            await _respond(
+                send,
+                200,
+                self.metrics.render(),
+                [(b"content-type", b"text/plain; version=0.0.4; charset=utf-8")],
+            )
+        else:
+            await _answer(send, 404, {"error": "no source at this path"})
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes | None:
+    """The whole body, or ``None`` as soon as it passes ``limit`` (nothing more is read)."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        try:
+            message = await receive()
+        except Exception as exc:  # granian raises on broken framing (e.g. a bad chunk)
+            raise _Malformed("the request body is malformed") from exc
+        if message["type"] != "http.request":
+            raise _Disconnected
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+async def _respond(
+    send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]
+) -> None:
+    headers = [*headers, (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _answer(
+    send: Send, status: int, payload: Any, extra: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    await _respond(send, status, orjson.dumps(payload), _JSON + (extra or []))
+
+
+async def _unavailable(send: Send, error: str) -> None:
+    await _answer(send, 503, {"error": error}, [(b"retry-after", str(RETRY_AFTER).encode())])

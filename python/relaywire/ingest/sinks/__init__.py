@@ -1,0 +1,1 @@
+"""Sink adapters, one module per engine (see :data:`relaywire.ingest.SINKS`)."""

@@ -169,7 +169,9 @@ def _serve_granian(args: argparse.Namespace) -> None:
         factory=True,
         address=args.host,
         port=args.port,
-        interface=Interfaces.ASGI,
+        # RSGI, granian's own interface: IngestApp implements it, and a body read through it
+        # costs a fraction of one through ASGI's receive() (benches/bench_ingest.py).
+        interface=Interfaces.RSGI,
         workers=args.workers,
         loop=Loops.uvloop,
         backlog=4096,

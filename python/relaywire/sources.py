@@ -438,21 +438,9 @@ class Scheme:
     def compile_batch(self, source: Source, secrets: tuple[str, ...]) -> BatchCheck:
         """The verification of many deliveries to ``source`` in one call (see
         :data:`BatchCheck`)."""
-        if self.build is not None:
-            build = self.build
-            check = _keyed(source, lambda: build(source, secrets))
-
-            def each(
-                bodies: Sequence[bytes],
-                headers: Sequence[Any],
-                *,
-                received_at: Sequence[float] | None = None,
-                urls: Sequence[str | None] | None = None,
-            ) -> list[str | None]:
-                return [check(b, _raw_headers(h)) for b, h in zip(bodies, headers, strict=True)]
-
-            return each
-        verify_each = self._verifier(source, secrets).verify_each
+        build = self.build
+        check = None if build is None else _keyed(source, lambda: build(source, secrets))
+        verify_each = None if check is not None else self._verifier(source, secrets).verify_each
         tolerance = {} if source.tolerance is None else {"tolerance": float(source.tolerance)}
         default_url: str = source.options.get("url") or ""
         timed, takes_url = self.timed, self.takes_url
@@ -464,6 +452,9 @@ class Scheme:
             received_at: Sequence[float] | None = None,
             urls: Sequence[str | None] | None = None,
         ) -> list[str | None]:
+            if verify_each is None:  # a build check, told neither a time nor a URL
+                assert check is not None
+                return [check(b, _raw_headers(h)) for b, h in zip(bodies, headers, strict=True)]
             options: dict[str, Any] = {}
             if takes_url:
                 given = repeat(None, len(bodies)) if urls is None else urls

@@ -54,7 +54,8 @@ Cases
    (deliveries per second, against a Python loop of ``json.loads`` + ``standardwebhooks`` on its
    first 100,000 lines); and the README's Dask recipe on a Parquet archive with 1 and 2 worker
    processes, each worker limited to one core (``RAYON_NUM_THREADS=1``, ``OMP_NUM_THREADS=1``)
-   so that the ratio shows the recipe scaling out, as across machines.
+   so that the ratio shows the recipe scaling out, as across machines. ``--cases verify`` runs
+   the ``relaywire verify`` row alone.
 """
 
 from __future__ import annotations
@@ -985,7 +986,7 @@ def header_line() -> str:
     return f"{cpus}, Python {python}, {platform.machine()} {platform.system()}"
 
 
-CASES = ("linktor", "standard", "batch", "providers", "ed25519", "archive")
+CASES = ("linktor", "standard", "batch", "providers", "ed25519", "archive", "verify")
 DEFAULT_CASES = ("linktor", "standard", "batch", "providers", "ed25519")
 
 
@@ -996,7 +997,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--cases",
         default=",".join(DEFAULT_CASES),
-        help=f"comma-separated, from {', '.join(CASES)} (default: all but archive)",
+        help=f"comma-separated, from {', '.join(CASES)} (default: all but archive and verify; "
+        "verify is the relaywire verify row of archive alone)",
     )
     parser.add_argument(
         "--archive-size",
@@ -1046,6 +1048,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="relaywire-bench-") as workdir:
             bench_cli(report, size, workdir)
             bench_dask(report, 4, max(1, size // 8), workdir)
+    elif "verify" in args.cases:
+        import tempfile
+
+        size = min(args.archive_size, 100_000) if args.quick else args.archive_size
+        with tempfile.TemporaryDirectory(prefix="relaywire-bench-") as workdir:
+            bench_cli(report, size, workdir)
 
     print()
     print(report.table())

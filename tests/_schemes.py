@@ -224,3 +224,115 @@ CASES: list[Case] = [
 ]
 
 CASE_IDS = [case.name for case in CASES]
+
+
+# ------------------------------------------------------------------ source schemes
+
+
+@dataclass(frozen=True)
+class Provider:
+    """One scheme of :data:`relaywire.sources.SCHEMES` (``linktor`` and ``hmac`` aside) as a
+    sender uses it: its secret, a body and the reference signature of it at ``ts``, and the
+    delivery id the scheme's default rule reads."""
+
+    scheme: str
+    secret: str
+    body: Callable[[int], bytes]
+    sign: Callable[[bytes, int], dict[str, str]]
+    expected_id: Callable[[bytes, dict[str, str]], str]
+    options: dict[str, Any] | None = None
+
+
+def digest(body: bytes, headers: dict[str, str]) -> str:
+    return hashlib.sha256(body).hexdigest()
+
+
+PROVIDERS = [
+    Provider(
+        "stripe",
+        "whsec_stripe_test",
+        lambda ts: b'{"id":"evt_1Stripe","type":"invoice.paid"}',
+        lambda body, ts: {"Stripe-Signature": stripe_header("whsec_stripe_test", ts, body)},
+        lambda body, headers: "evt_1Stripe",
+    ),
+    Provider(
+        "github",
+        "gh-secret",
+        lambda ts: b'{"action":"opened"}',
+        lambda body, ts: {
+            "X-Hub-Signature-256": hub_signature("gh-secret", body),
+            "X-GitHub-Delivery": "72d3162e-cc78-11e3-81ab-4c9367dc0958",
+        },
+        lambda body, headers: headers["X-GitHub-Delivery"],
+    ),
+    Provider(
+        "shopify",
+        "shpss_secret",
+        lambda ts: b'{"id":820982911946154508}',
+        lambda body, ts: {
+            "X-Shopify-Hmac-Sha256": hmac_b64("shpss_secret", body),
+            "X-Shopify-Webhook-Id": "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043",
+        },
+        lambda body, headers: headers["X-Shopify-Webhook-Id"],
+    ),
+    Provider(
+        "slack",
+        "slack-signing-secret",
+        lambda ts: b'{"type":"event_callback","event_id":"Ev01"}',
+        lambda body, ts: {
+            "X-Slack-Request-Timestamp": str(ts),
+            "X-Slack-Signature": slack_signature("slack-signing-secret", str(ts), body),
+        },
+        digest,
+    ),
+    Provider(
+        "twilio",
+        "twilio-auth-token",
+        lambda ts: b"From=%2B15550001&To=%2B15550002&Body=hello",
+        lambda body, ts: {
+            "X-Twilio-Signature": twilio_signature("twilio-auth-token", TWILIO_URL, body),
+            "Content-Type": "application/x-www-form-urlencoded",
+            "I-Twilio-Idempotency-Token": "e3a5f3a4-0d2e-4b8f-9d7c-1c2b3a4d5e6f",
+        },
+        lambda body, headers: headers["I-Twilio-Idempotency-Token"],
+        {"url": TWILIO_URL},
+    ),
+    Provider(
+        "meta",
+        "meta-app-secret",
+        lambda ts: b'{"object":"whatsapp_business_account","entry":[]}',
+        lambda body, ts: {"X-Hub-Signature-256": hub_signature("meta-app-secret", body)},
+        digest,
+    ),
+    Provider(
+        "linear",
+        "lin_wh_secret",
+        lambda ts: linear_body(ts),
+        lambda body, ts: {
+            "Linear-Signature": hmac_hex("lin_wh_secret", body),
+            "Linear-Delivery": "234d1a4e-b617-4388-90fe-adc3633d6b72",
+        },
+        lambda body, headers: headers["Linear-Delivery"],
+    ),
+    Provider(
+        "discord",
+        public_bytes(DISCORD_KEY).hex(),
+        lambda ts: b'{"id":"1055823421","type":2}',
+        lambda body, ts: {
+            "X-Signature-Ed25519": discord_signature(DISCORD_KEY, str(ts), body),
+            "X-Signature-Timestamp": str(ts),
+        },
+        lambda body, headers: "1055823421",
+    ),
+    Provider(
+        "standard",
+        whpk(DISCORD_KEY),  # Standard Webhooks v1a: Ed25519, a whpk_ public key verifies
+        lambda ts: b'{"type":"user.created"}',
+        lambda body, ts: {
+            "webhook-id": "msg_v1a",
+            "webhook-timestamp": str(ts),
+            "webhook-signature": v1a_signature(DISCORD_KEY, "msg_v1a", ts, body),
+        },
+        lambda body, headers: "msg_v1a",
+    ),
+]

@@ -370,6 +370,8 @@ class Stored:
 def test_sink_url_reads_through_relaywire_ingest(
     config: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """What a real sink cannot hold: a ``received_at`` that is not a time (the real receiver-to-
+    verify run is in test_sources.py); and the read starts at the beginning (``after=None``)."""
     body = b'{"id":"evt_9"}'
     received = datetime.fromtimestamp(NOW, tz=timezone.utc)
     stored = [

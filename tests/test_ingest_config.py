@@ -26,7 +26,7 @@ from relaywire.ingest import (
     read,
     register_scheme,
 )
-from relaywire.ingest._schemes import header
+from relaywire.sources import header
 
 GOOD = """
 sink = "sqlite:///events.db"

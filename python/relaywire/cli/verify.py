@@ -5,10 +5,10 @@
     relaywire verify --config sources.toml deliveries.jsonl
     relaywire verify --config sources.toml sqlite:///events.db   # an ingest sink
 
-The configuration is the ``[[sources]]`` format of ``relaywire ingest`` (``name``, ``path``,
-``scheme``, ``secrets`` / ``secrets_env``, ``tolerance``, ``max_body``, ``id``, and the scheme's
-own keys: ``header``, ``encoding``, ``prefix`` for ``hmac``; ``url`` for ``twilio``). An archive
-is JSON lines, one delivery per line, as ``relaywire ingest tail`` prints them::
+The configuration is the ``[[sources]]`` format of :mod:`relaywire.sources`, shared with
+``relaywire ingest`` (the same file works; ``path`` may be left out here, and a top-level
+``sink`` is ignored); each scheme's batch verification comes from its registry entry. An
+archive is JSON lines, one delivery per line, as ``relaywire ingest tail`` prints them::
 
     {"source": "stripe", "headers": {"Stripe-Signature": "t=...,v1=..."}, "body": "{...}",
      "received_at": "2026-05-01T10:00:00+00:00", "id": "evt_1"}
@@ -16,7 +16,8 @@ is JSON lines, one delivery per line, as ``relaywire ingest tail`` prints them::
 ``body_base64`` replaces ``body`` for a body that is not UTF-8; ``source`` may be left out when
 the configuration has one source; ``url`` gives a Twilio delivery's request URL. Timestamps are
 checked against ``received_at`` (was the delivery fresh when it arrived?) and not at all when a
-line has none, or with ``--ignore-timestamps``. Deliveries are verified in batches on every core.
+line has none, or with ``--ignore-timestamps``. A delivery larger than its source's ``max_body``
+fails as the receiver would refuse it. Deliveries are verified in batches on every core.
 It prints counts per source and per failure cause, and exits 1 if any delivery fails, 2 if the
 configuration or the archive cannot be read.
 """
@@ -25,9 +26,7 @@ from __future__ import annotations
 
 import argparse
 import base64
-import hashlib
 import heapq
-import os
 import sys
 import time
 from collections import Counter
@@ -39,38 +38,19 @@ from typing import IO, Any
 
 import orjson
 
-from relaywire import webhooks
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib
+from relaywire.sources import (
+    BatchCheck,
+    DeliveryIdError,
+    IdReader,
+    Source,
+    SourceConfigError,
+    get_scheme,
+    id_reader,
+    load_sources,
+)
 
 __all__ = ["add_arguments", "run"]
 
-#: Source keys shared by every scheme, as in ``relaywire ingest``'s ``ingest.toml``.
-_SOURCE_KEYS = frozenset(
-    {"name", "path", "scheme", "secrets", "secrets_env", "tolerance", "max_body", "id"}
-)
-#: The scheme's own keys: name -> (type, default); a default of ``...`` is required.
-_SCHEME_OPTIONS: dict[str, dict[str, tuple[type, Any]]] = {
-    "hmac": {"header": (str, ...), "encoding": (str, "hex"), "prefix": (str, "")},
-    "twilio": {"url": (str, None)},
-}
-#: Schemes whose verifier reads the headers itself (and returns the cause of a failure).
-_HEADER_SCHEMES: dict[str, Callable[[Any], Any]] = {
-    "standard": webhooks.StandardWebhook,
-    "stripe": webhooks.Stripe,
-    "github": webhooks.GitHub,
-    "shopify": webhooks.Shopify,
-    "slack": webhooks.Slack,
-    "twilio": webhooks.Twilio,
-    "meta": webhooks.Meta,
-    "linear": webhooks.Linear,
-    "discord": webhooks.Discord,
-}
-_UNTIMED = frozenset({"github", "shopify", "meta", "twilio", "hmac"})
-_SCHEMES = sorted([*_HEADER_SCHEMES, "linktor", "hmac"])
 _SINK_SCHEMES = ("sqlite://", "nats://", "redis://", "rediss://", "postgres://", "postgresql://")
 _BATCH = 4096
 _SHOWN_FAILURES = 10
@@ -80,8 +60,8 @@ UNKNOWN_SOURCE = "UnknownSource"
 TOO_LARGE = "BodyTooLarge"
 
 
-class ConfigError(Exception):
-    """The configuration cannot be used; the message names the source and key, never a secret."""
+class ArchiveError(Exception):
+    """The archive cannot be read at all; the message says why."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -111,186 +91,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 # ------------------------------------------------------------------------------ configuration
 
 
-#: ``verify(bodies, headers, urls, now)`` -> the failure cause of each delivery, or None. ``now``
-#: is one time per delivery (``received_at``), or None to skip the timestamp check.
-Verify = Callable[
-    [list[bytes], list[Any], list[str | None], "list[float] | None"], list[str | None]
-]
+@dataclass(frozen=True)
+class Verifying:
+    """One configured source, ready to verify its deliveries a batch at a time."""
+
+    source: Source
+    check: BatchCheck = field(repr=False)
+    read_id: IdReader = field(repr=False)
+    takes_url: bool
 
 
-@dataclass
-class Source:
-    """One configured sender and the verification of its deliveries."""
-
-    name: str
-    scheme: str
-    secrets: tuple[str, ...] = field(repr=False)
-    tolerance: float | None
-    max_body: int | None
-    id_rule: str | None
-    options: dict[str, Any]
-    verify: Verify = field(init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        self.verify = _verification(self)
-
-
-def _secrets(table: Mapping[str, Any], label: str, environ: Mapping[str, str]) -> tuple[str, ...]:
-    secrets = table.get("secrets", [])
-    if not isinstance(secrets, list) or not all(isinstance(s, str) and s for s in secrets):
-        raise ConfigError(f"{label}: secrets must be a list of non-empty strings")
-    found = list(secrets)
-    variable = table.get("secrets_env")
-    if variable is not None:
-        if not isinstance(variable, str) or not variable:
-            raise ConfigError(f"{label}: secrets_env must name an environment variable")
-        if variable not in environ:
-            raise ConfigError(f"{label}: environment variable {variable} is not set")
-        found += [part.strip() for part in environ[variable].split(",") if part.strip()]
-    if not found:
-        raise ConfigError(f'{label}: give secrets = [...] or secrets_env = "NAME"')
-    return tuple(found)
-
-
-def _number(table: Mapping[str, Any], key: str, label: str, kind: type[int] | type[float]) -> Any:
-    """A key holding a number >= 0 (an integer when ``kind`` is int), or None when absent."""
-    value = table.get(key)
-    if value is None:
-        return None
-    allowed = (int, float) if kind is float else (int,)
-    if isinstance(value, bool) or not isinstance(value, allowed) or value < 0:
-        raise ConfigError(
-            f"{label}: {key} must be a{'n integer' if kind is int else ' number'} >= 0"
+def compile_sources(sources: Iterable[Source]) -> dict[str, Verifying]:
+    """Each source's batch verification (secrets resolved now), by name."""
+    compiled: dict[str, Verifying] = {}
+    for source in sources:
+        scheme = get_scheme(source.scheme)
+        compiled[source.name] = Verifying(
+            source,
+            scheme.compile_batch(source, source.resolved_secrets()),
+            id_reader(source.id or scheme.default_id),
+            scheme.takes_url,
         )
-    return kind(value)
+    return compiled
 
 
-def _source(table: Any, index: int, environ: Mapping[str, str]) -> Source:
-    label = f"sources[{index}]"
-    if not isinstance(table, dict):
-        raise ConfigError(f"{label} must be a table ([[sources]])")
-    for key in ("name", "scheme"):
-        if not isinstance(table.get(key), str) or not table[key]:
-            raise ConfigError(f"{label}: {key} is required (a string)")
-    label = f"{label} ({table['name']})"
-    scheme = table["scheme"]
-    if scheme not in _SCHEMES:
-        raise ConfigError(f"{label}: scheme {scheme!r} is unknown; known: {', '.join(_SCHEMES)}")
-    own = _SCHEME_OPTIONS.get(scheme, {})
-    unknown = sorted(set(table) - _SOURCE_KEYS - set(own))
-    if unknown:
-        known = ", ".join(sorted(_SOURCE_KEYS | set(own)))
-        raise ConfigError(f"{label}: unknown key(s) {', '.join(unknown)}; known: {known}")
-    options: dict[str, Any] = {}
-    for key, (kind, default) in own.items():
-        value = table.get(key, default)
-        if value is ...:
-            raise ConfigError(f"{label}: {key} is required for scheme {scheme!r}")
-        if value is not None and not isinstance(value, kind):
-            raise ConfigError(f"{label}: {key} must be a {kind.__name__}")
-        options[key] = value
-    id_rule = table.get("id")
-    if id_rule is not None and not (
-        id_rule == "sha256"
-        or (isinstance(id_rule, str) and id_rule.partition(":")[0] in ("body", "header"))
-    ):
-        raise ConfigError(f'{label}: id must be "body:<key>", "header:<name>" or "sha256"')
-    tolerance = _number(table, "tolerance", label, float)
-    try:
-        return Source(
-            name=table["name"],
-            scheme=scheme,
-            secrets=_secrets(table, label, environ),
-            tolerance=tolerance,
-            max_body=_number(table, "max_body", label, int),
-            id_rule=id_rule,
-            options=options,
-        )
-    except (webhooks.WebhookVerificationError, TypeError, ValueError) as exc:
-        # An unusable secret; the verifiers' messages never hold it.
-        raise ConfigError(f"{label}: {exc}") from None
-
-
-def load_sources(path: str, environ: Mapping[str, str] | None = None) -> dict[str, Source]:
-    """The sources of a ``[[sources]]`` TOML file, by name."""
-    try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    tables = data.get("sources")
-    if not isinstance(tables, list) or not tables:
-        raise ConfigError(f"{path}: at least one [[sources]] table is required")
-    env = os.environ if environ is None else environ
-    sources: dict[str, Source] = {}
-    for index, table in enumerate(tables):
-        source = _source(table, index, env)
-        if source.name in sources:
-            raise ConfigError(f"{path}: source name {source.name!r} is used twice")
-        sources[source.name] = source
-    return sources
-
-
-# ------------------------------------------------------------------------------ verification
-
-
-def _verification(source: Source) -> Verify:
-    """How a source's deliveries are verified, a batch at a time."""
-    if source.scheme in _HEADER_SCHEMES:
-        verifier = _HEADER_SCHEMES[source.scheme](list(source.secrets))
-        timing: dict[str, Any] = {}
-        if source.tolerance is not None:
-            timing["tolerance"] = source.tolerance  # else the scheme's own default
-
-        def by_headers(
-            bodies: list[bytes], headers: list[Any], urls: list[str | None], now: list[float] | None
-        ) -> list[str | None]:
-            if source.scheme == "twilio":
-                errors = verifier.verify_each(bodies, headers, urls=[u or "" for u in urls])
-            elif source.scheme in _UNTIMED:
-                errors = verifier.verify_each(bodies, headers)
-            elif now is None:
-                errors = verifier.verify_each(bodies, headers, tolerance=None)
-            else:
-                errors = verifier.verify_each(bodies, headers, now=now, **timing)
-            return [None if e is None else type(e).__name__ for e in errors]
-
-        return by_headers
-    verifiers: list[Any]
-    if source.scheme == "linktor":
-        # The Linktor timestamp is not signed, so an archive is checked on its signature.
-        verifiers = [webhooks.LinktorVerifier(secret) for secret in source.secrets]
-        name = webhooks.LINKTOR_SIGNATURE_HEADER
-    else:
-        options = source.options
-        verifiers = [
-            webhooks.HmacVerifier(s, encoding=options["encoding"], prefix=options["prefix"])
-            for s in source.secrets
-        ]
-        name = options["header"].lower()
-
-    def by_signature(
-        bodies: list[bytes], headers: list[Any], urls: list[str | None], now: list[float] | None
-    ) -> list[str | None]:
-        signatures = [_header(h, name) for h in headers]
-        passed = [False] * len(bodies)
-        for verifier in verifiers:
-            for i, ok in enumerate(verifier.verify_many(bodies, signatures)):
-                passed[i] = passed[i] or ok
-        return [
-            None if ok else ("MissingHeaderError" if sig is None else "InvalidSignatureError")
-            for ok, sig in zip(passed, signatures, strict=True)
-        ]
-
-    return by_signature
-
-
-def _header(headers: Any, name: str) -> str | None:
-    for key, value in headers.items() if isinstance(headers, dict) else headers:
-        if isinstance(key, str) and key.lower() == name:
-            return value if isinstance(value, str) else None
-    return None
+# ------------------------------------------------------------------------------ reading
 
 
 @dataclass(slots=True)
@@ -369,9 +194,6 @@ def _from_line(number: int, line: bytes) -> Delivery:
     )
 
 
-# ------------------------------------------------------------------------------ reading
-
-
 class Progress:
     """A progress line on stderr, redrawn at most four times a second."""
 
@@ -426,7 +248,7 @@ def _from_sink(url: str, tally: Tally) -> Iterator[Delivery]:
     try:
         from relaywire.ingest import read  # type: ignore[import-not-found,unused-ignore]
     except ImportError:
-        raise ConfigError(
+        raise ArchiveError(
             "reading an ingest sink needs relaywire.ingest, which this installation does not have "
             "(install relaywire[ingest]); export the deliveries as JSON lines instead"
         ) from None
@@ -480,21 +302,13 @@ class Tally:
         return sum(self.causes.values())
 
 
-def _delivery_id(source: Source, delivery: Delivery) -> str | None:
-    if delivery.id is not None or source.id_rule is None:
+def _delivery_id(verifying: Verifying, delivery: Delivery) -> str | None:
+    if delivery.id is not None:
         return delivery.id
-    kind, _, where = source.id_rule.partition(":")
-    if kind == "sha256":
-        return hashlib.sha256(delivery.body).hexdigest()
-    if kind == "header":
-        return _header(delivery.headers, where.lower())
     try:
-        value: Any = orjson.loads(delivery.body)
-        for part in where.split("."):
-            value = value[part]
-    except (orjson.JSONDecodeError, KeyError, TypeError, IndexError):
+        return verifying.read_id(delivery.body, delivery.headers)
+    except DeliveryIdError:
         return None
-    return value if isinstance(value, str) else str(value)
 
 
 class Batcher:
@@ -502,7 +316,7 @@ class Batcher:
     them a batch at a time."""
 
     def __init__(
-        self, sources: Mapping[str, Source], tally: Tally, size: int, ignore_timestamps: bool
+        self, sources: Mapping[str, Verifying], tally: Tally, size: int, ignore_timestamps: bool
     ) -> None:
         self.sources, self.tally, self.size = sources, tally, max(1, size)
         self.ignore_timestamps = ignore_timestamps
@@ -512,38 +326,39 @@ class Batcher:
         name = delivery.source
         if name is None and len(self.sources) == 1:
             name = delivery.source = next(iter(self.sources))
-        source = self.sources.get(name) if name is not None else None
-        if source is None:
+        verifying = self.sources.get(name) if name is not None else None
+        if verifying is None:
             self.tally.failed(
                 delivery.order, name or "(none)", delivery.where, delivery.id, UNKNOWN_SOURCE
             )
             return
-        if source.max_body is not None and len(delivery.body) > source.max_body:
-            self.tally.failed(delivery.order, source.name, delivery.where, delivery.id, TOO_LARGE)
+        name = verifying.source.name
+        if len(delivery.body) > verifying.source.max_body:
+            self.tally.failed(delivery.order, name, delivery.where, delivery.id, TOO_LARGE)
             return
         timed = delivery.received_at is not None and not self.ignore_timestamps
-        batch = self.pending.setdefault((source.name, timed), [])
+        batch = self.pending.setdefault((name, timed), [])
         batch.append(delivery)
         if len(batch) >= self.size:
-            self.flush(source.name, timed)
+            self.flush(name, timed)
 
     def flush(self, name: str, timed: bool) -> None:
         batch = self.pending.pop((name, timed), [])
         if not batch:
             return
-        source = self.sources[name]
-        default_url = source.options.get("url")
-        causes = source.verify(
+        verifying = self.sources[name]
+        causes = verifying.check(
             [d.body for d in batch],
             [d.headers for d in batch],
-            [d.url or default_url for d in batch],
-            [d.received_at for d in batch if d.received_at is not None] if timed else None,
+            # A timed batch holds only deliveries with a reception time.
+            received_at=[d.received_at or 0.0 for d in batch] if timed else None,
+            urls=[d.url for d in batch] if verifying.takes_url else None,
         )
         failed = 0
         for delivery, cause in zip(batch, causes, strict=True):
             if cause is not None:
                 failed += 1
-                ident = _delivery_id(source, delivery)
+                ident = _delivery_id(verifying, delivery)
                 self.tally.failed(delivery.order, name, delivery.where, ident, cause)
         self.tally.passed(name, len(batch) - failed)
 
@@ -575,14 +390,15 @@ def _report(tally: Tally, archive: str, seconds: float, out: IO[str]) -> None:
 
 
 def verify_archive(
-    sources: Mapping[str, Source],
+    sources: Mapping[str, Verifying],
     archive: str,
     *,
     batch: int = _BATCH,
     ignore_timestamps: bool = False,
     progress: Progress | None = None,
 ) -> Tally:
-    """Verifies every delivery of ``archive`` (JSON lines, ``-`` for stdin, or a sink URL)."""
+    """Verifies every delivery of ``archive`` (JSON lines, ``-`` for stdin, or a sink URL) with
+    the sources of :func:`compile_sources`."""
     tally = Tally()
     batcher = Batcher(sources, tally, batch, ignore_timestamps)
     position: Callable[[], int | None] = lambda: None  # noqa: E731
@@ -612,7 +428,7 @@ def _parsed(lines: Iterable[tuple[int, bytes]], tally: Tally) -> Iterator[Delive
 
 def run(args: argparse.Namespace) -> int:
     try:
-        sources = load_sources(args.config)
+        sources = compile_sources(load_sources(args.config))
         started = time.perf_counter()
         total = None
         if not args.archive.startswith(_SINK_SCHEMES) and args.archive != "-":
@@ -625,7 +441,7 @@ def run(args: argparse.Namespace) -> int:
             ignore_timestamps=args.ignore_timestamps,
             progress=Progress(show, total, sys.stderr),
         )
-    except ConfigError as exc:
+    except (SourceConfigError, ArchiveError) as exc:
         print(f"relaywire verify: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:

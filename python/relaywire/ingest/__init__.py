@@ -14,6 +14,8 @@ Each request is verified on its raw bytes, then its delivery id is read, then it
 commit; it is answered 200 only once its batch is durable in the sink (SQLite, NATS JetStream
 or Redis Streams), and a duplicate id is answered 200 and stored once. ``relaywire ingest``
 serves the same :class:`IngestApp` from a TOML file. It needs the ``relaywire[ingest]`` extra.
+Sources and their schemes are those of :mod:`relaywire.sources` (``Source``, ``Scheme``,
+``SCHEMES``, ``register_scheme`` are re-exported here), shared with ``relaywire verify``.
 This package uses :mod:`relaywire.webhooks` and never imports the ``daguito`` or ``linktor``
 client packages.
 """
@@ -28,15 +30,8 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
     ) from exc
 
 from relaywire.ingest._app import IngestApp
-from relaywire.ingest._config import (
-    IngestConfig,
-    IngestConfigError,
-    Source,
-    load_config,
-    parse_config,
-)
+from relaywire.ingest._config import IngestConfig, IngestConfigError, load_config, parse_config
 from relaywire.ingest._read import aread, astats, read, stats
-from relaywire.ingest._schemes import SCHEMES, Scheme, register_scheme
 from relaywire.ingest._server import Receiver
 from relaywire.ingest._sink import (
     SINKS,
@@ -48,6 +43,7 @@ from relaywire.ingest._sink import (
     SinkUnavailableError,
     open_sink,
 )
+from relaywire.sources import SCHEMES, Scheme, Source, register_scheme
 
 # A library logs through its own logger and leaves the output to the application.
 logging.getLogger("relaywire.ingest").addHandler(logging.NullHandler())

@@ -12,7 +12,6 @@ answer 200 only after the sink reported the batch durable.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
@@ -21,10 +20,19 @@ from typing import Any
 import orjson
 
 from relaywire.ingest._commit import GroupCommitter, QueueFullError
-from relaywire.ingest._config import Source, check_sources, parse_id_rule
+from relaywire.ingest._config import check_sources
 from relaywire.ingest._metrics import OUTCOMES, IngestMetrics
-from relaywire.ingest._schemes import Check, RawHeaders, get_scheme, header
 from relaywire.ingest._sink import Record, Sink, SinkUnavailableError, open_sink
+from relaywire.sources import (
+    MAX_ID_LENGTH,
+    Check,
+    DeliveryIdError,
+    RawHeaders,
+    Source,
+    get_scheme,
+    header,
+    id_reader,
+)
 
 __all__ = ["MAX_ID_LENGTH", "IngestApp"]
 
@@ -37,8 +45,6 @@ Send = Callable[[Message], Awaitable[None]]
 #: An answer: status, headers (lowercase names, as ASGI), body.
 Response = tuple[int, list[tuple[bytes, bytes]], bytes]
 
-#: Longest delivery id accepted, in characters.
-MAX_ID_LENGTH = 256
 #: Seconds a sender is asked to wait after a 503.
 RETRY_AFTER = 1
 # Not kept with a delivery: connection framing, and credentials that are not the signature.
@@ -100,51 +106,6 @@ class _RejectLog:
         _log.warning("refused a delivery to %s from %s: %s%s", self.source, peer, reason, more)
 
 
-def _id_reader(rule: str) -> Callable[[bytes, RawHeaders], str]:
-    kind, where = parse_id_rule(rule)
-    if kind == "sha256":
-        return lambda body, headers: hashlib.sha256(body).hexdigest()
-    if kind == "header":
-        name = where.encode("latin-1")
-
-        def from_header(body: bytes, headers: RawHeaders) -> str:
-            value = header(headers, name)
-            if value is None:
-                raise _Malformed(f"the delivery id header {where} is missing")
-            try:
-                return _valid_id(value.decode("utf-8"))
-            except UnicodeDecodeError:
-                raise _Malformed(f"the {where} header is not UTF-8") from None
-
-        return from_header
-    path = where.split(".")
-
-    def from_body(body: bytes, headers: RawHeaders) -> str:
-        try:
-            value: Any = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            raise _Malformed("the body is not JSON, so the delivery id cannot be read") from None
-        for key in path:
-            if not isinstance(value, dict) or key not in value:
-                raise _Malformed(f"the body has no {where!r} (the delivery id)")
-            value = value[key]
-        if isinstance(value, int) and not isinstance(value, bool):
-            value = str(value)
-        if not isinstance(value, str):
-            raise _Malformed(f"the delivery id {where!r} must be a string or an integer")
-        return _valid_id(value)
-
-    return from_body
-
-
-def _valid_id(value: str) -> str:
-    if not value:
-        raise _Malformed("the delivery id is empty")
-    if len(value) > MAX_ID_LENGTH:
-        raise _Malformed(f"the delivery id is longer than {MAX_ID_LENGTH} characters")
-    return value
-
-
 class _Route:
     __slots__ = ("check", "counters", "latency", "max_body", "name", "read_id", "reject_log")
 
@@ -152,7 +113,9 @@ class _Route:
         self.name = source.name
         self.max_body = source.max_body
         self.check = check
-        self.read_id = _id_reader(source.id or get_scheme(source.scheme).default_id)
+        self.read_id = id_reader(
+            source.id or get_scheme(source.scheme).default_id, raw_headers=True
+        )
         self.counters = {outcome: metrics.counters[source.name, outcome] for outcome in OUTCOMES}
         self.latency = metrics.latencies[source.name]
         self.reject_log = _RejectLog(source.name)
@@ -346,7 +309,7 @@ class IngestApp:
             return _json(401, {"error": "signature verification failed"})
         try:
             delivery_id = route.read_id(body, headers)
-        except _Malformed as exc:
+        except DeliveryIdError as exc:
             route.counters["malformed"].inc()
             return _json(400, {"error": str(exc)})
         record = Record(route.name, delivery_id, time.time(), _kept_headers(headers), body)

@@ -16,8 +16,9 @@ from types import TracebackType
 
 from relaywire._uvicorn_thread import ThreadedUvicorn
 from relaywire.ingest._app import IngestApp
-from relaywire.ingest._config import IngestConfigError, Source, load_config
+from relaywire.ingest._config import IngestConfigError, load_config
 from relaywire.ingest._sink import Sink
+from relaywire.sources import Source
 
 __all__ = [
     "CONFIG_ENV",

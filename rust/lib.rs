@@ -4,6 +4,7 @@
 //! covers them without an interpreter. The pyo3 glue lives in [`python`] and is compiled only
 //! with the `python` feature, which maturin enables when it builds `relaywire._native`.
 
+pub mod adapt;
 pub mod batch;
 pub mod columns;
 pub mod daguito;

@@ -10,8 +10,11 @@ order, ``__pydantic_fields_set__``, no extras), without validators in Python.
 The plan covers the plain shapes response models have: ``str``, ``int``, ``float``, ``bool``,
 ``Any``, ``datetime``, ``str`` enums and string literals, ``X | None``, lists, ``dict[str, X]``,
 nested and recursive models, aliases (with or without population by name), defaults and default
-factories. A model with anything else (validators, unions, constraints, extra fields kept or
-forbidden, custom ``__init__``, ``model_post_init``, config that changes parsing) gets no plan.
+factories, left-to-right unions (``Field(union_mode="left_to_right")``, such as
+``MessageStatus | str``) and unions discriminated by a string literal
+(``Field(discriminator="type")``). A model with anything else (validators, smart unions,
+constraints, extra fields kept or forbidden, custom ``__init__``, ``model_post_init``, config
+that changes parsing) gets no plan.
 
 The plan builds only what it knows to be pydantic's result. For anything else in a document,
 such as a number in a string field, a timestamp in another spelling, an unknown enum value, a
@@ -25,6 +28,7 @@ import copy
 import threading
 import weakref
 from collections.abc import Callable, Mapping
+from enum import Enum
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from relaywire._native import ModelPlan
@@ -74,6 +78,35 @@ class Incomplete(Unsupported):
     """The model's schema cannot be built yet (a forward reference not defined yet)."""
 
 
+# Keys of a union schema that only change its error's text (the plan never raises errors).
+_UNION_ERROR_KEYS = ("custom_error_type", "custom_error_message", "custom_error_context")
+
+
+def _discriminator_keys(discriminator: Any) -> tuple[str, ...]:
+    """The keys a tagged union reads its tag from, the first one present: a field name, or
+    pydantic's choices of one-key paths (the name, then the alias)."""
+    if type(discriminator) is str:
+        return (discriminator,)
+    if (
+        isinstance(discriminator, list)
+        and discriminator
+        and all(
+            isinstance(path, list) and len(path) == 1 and type(path[0]) is str
+            for path in discriminator
+        )
+    ):
+        return tuple(path[0] for path in discriminator)
+    raise Unsupported("a discriminator that is not a key")
+
+
+def _has_missing_hook(cls: type[Enum]) -> bool:
+    """Whether ``cls`` looks up values that are not members (pydantic calls ``cls(value)``)."""
+    return getattr(cls._missing_, "__func__", None) is not _ENUM_MISSING
+
+
+_ENUM_MISSING = Enum._missing_.__func__  # type: ignore[attr-defined]
+
+
 def _check_keys(schema: Mapping[str, Any], allowed: frozenset[str] | set[str]) -> None:
     extra = set(schema) - allowed - _NEUTRAL_KEYS
     if extra:
@@ -115,13 +148,29 @@ class _Compiler:
             _check_keys(schema, {"cls", "members", "sub_type", "missing"})
             if schema.get("sub_type") != "str":
                 raise Unsupported("an enum that is not a str enum")
-            return ("choice", {member.value: member for member in schema["members"]})
+            # With a `_missing_` hook, a value that is no member may still be accepted.
+            open_enum = schema.get("missing") is not None or _has_missing_hook(schema["cls"])
+            return ("choice", {member.value: member for member in schema["members"]}, open_enum)
         if kind == "literal":
             _check_keys(schema, {"expected"})
             expected = schema["expected"]
             if not all(type(value) is str for value in expected):
                 raise Unsupported("a literal with values other than str")
             return ("choice", {value: value for value in expected})
+        if kind == "union":
+            _check_keys(schema, {"choices", "mode", "strict", *_UNION_ERROR_KEYS})
+            if schema.get("strict"):
+                raise Unsupported("a strict union")
+            if schema.get("mode", "smart") != "left_to_right":
+                raise Unsupported("a smart union")
+            members = [c[0] if isinstance(c, tuple) else c for c in schema["choices"]]
+            return ("union", [self.kind(member) for member in members])
+        if kind == "tagged-union":
+            allowed = {"choices", "discriminator", "from_attributes", "strict", *_UNION_ERROR_KEYS}
+            _check_keys(schema, allowed)
+            if schema.get("strict"):
+                raise Unsupported("a strict union")
+            return ("tagged", _discriminator_keys(schema["discriminator"]), self.tags(schema))
         if kind == "model":
             return ("model", self.model(schema))
         if kind == "definition-ref":
@@ -132,6 +181,14 @@ class _Compiler:
         if kind == "definitions":
             raise Unsupported("nested definitions")
         raise Unsupported(f"{kind!r} schema")
+
+    def tags(self, schema: Mapping[str, Any]) -> dict[str, tuple[Any, ...]]:
+        tags: dict[str, tuple[Any, ...]] = {}
+        for tag, member in schema["choices"].items():
+            if type(tag) is not str:
+                raise Unsupported("a union tag that is not a str")
+            tags[tag] = self.kind(member)
+        return tags
 
     def model(self, schema: Mapping[str, Any]) -> int:
         cls = schema["cls"]

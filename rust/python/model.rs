@@ -12,6 +12,18 @@
 //! timestamp in another spelling, an unknown enum value, a missing required field, invalid
 //! JSON, a lone surrogate anywhere, an integer beyond `i64`, very deep nesting), `build`
 //! declines with `None` and the caller hands the whole document to pydantic.
+//!
+//! Unions are tried as pydantic tries them: a left-to-right union takes its first member
+//! that accepts the value, a tagged union the member its discriminator names. Trying a member
+//! needs to know that pydantic *refuses* a value, not only that the plan cannot promise its
+//! result: [`Stop::Mismatch`] is that certainty (a string that is no member of an enum, a
+//! missing required field, a non-string for `str`, a non-object for a model), and any other
+//! doubt declines the whole document.
+//!
+//! Besides JSON nodes, a plan builds [`Val`]s: the dicts `linktor._dialect`'s adaptation rules
+//! make from a server record ([`crate::adapt`]), validated as `Model.model_validate(dict)`
+//! would. For the values those rules pass on (strings, integers, booleans, `None`, nodes of
+//! the document) that is the result `model_validate_json` gives for the same JSON.
 
 use std::ptr;
 use std::sync::Mutex;
@@ -21,7 +33,7 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::type_object::PyTypeCheck;
 use pyo3::types::{
-    PyBytes, PyDateTime, PyDict, PyList, PySet, PyString, PyTuple, PyType, PyTzInfo,
+    PyBytes, PyDateTime, PyDict, PyFloat, PyInt, PyList, PySet, PyString, PyTuple, PyType, PyTzInfo,
 };
 
 use super::args::type_name;
@@ -29,6 +41,7 @@ use super::objects::{
     fingerprint, fingerprint_hash, new_str, owned, with_bytes, Builder, StringCache,
     KEEP_TAPE_BYTES,
 };
+use crate::adapt::{Obj, Text, Val};
 use crate::datetime::parse_rfc3339;
 use crate::json::{Doc, Node, NodeId, Tape};
 
@@ -47,10 +60,21 @@ enum Kind {
     Nullable(Box<Kind>),
     List(Box<Kind>),
     Dict(Box<Kind>),
-    /// A `str` enum or string literal: the JSON string to the Python object.
-    /// Few enough to scan (an enum's members).
-    Choice(Vec<(Box<[u8]>, Py<PyAny>)>),
+    /// A `str` enum or string literal: the JSON string to the Python object. Few enough to
+    /// scan (an enum's members). `open`: the enum has a `_missing_` hook, so a value that is
+    /// no member may still be accepted.
+    Choice {
+        choices: Vec<(Box<[u8]>, Py<PyAny>)>,
+        open: bool,
+    },
     Model(usize),
+    /// A left-to-right union: the first member that accepts the value.
+    Union(Vec<Kind>),
+    /// A union discriminated by a string tag read at `keys` (the first one present).
+    Tagged {
+        keys: Vec<Box<[u8]>>,
+        choices: Vec<(Box<[u8]>, Kind)>,
+    },
 }
 
 /// What a missing field gets.
@@ -139,10 +163,14 @@ struct Scratch {
 }
 
 const NOT_FOUND: u64 = u64::MAX;
+/// A found value that is an entry of the [`Obj`] being built, not a node.
+const FROM_OBJ: u64 = 1 << 40;
 
-/// Not built: the document goes to pydantic (`Decline`), or Python raised.
-enum Stop {
+/// Not built: the document goes to pydantic (`Decline`), pydantic would refuse the value
+/// (`Mismatch`: only a union goes on from it), or Python raised.
+pub(super) enum Stop {
     Decline,
+    Mismatch,
     Raised(PyErr),
 }
 
@@ -152,7 +180,7 @@ impl From<PyErr> for Stop {
     }
 }
 
-type Built<'py> = Result<Bound<'py, PyAny>, Stop>;
+pub(super) type Built<'py> = Result<Bound<'py, PyAny>, Stop>;
 
 /// Builds JSON bytes into pydantic model instances, along a plan compiled by
 /// `relaywire.models` from the models' pydantic-core schemas.
@@ -169,7 +197,7 @@ fn malformed(what: impl std::fmt::Display) -> PyErr {
 }
 
 /// `obj` as a `T`, or a `TypeError` saying that `what` must be `expected`.
-fn of_type<'a, 'py, T: PyTypeCheck>(
+pub(super) fn of_type<'a, 'py, T: PyTypeCheck>(
     obj: &'a Bound<'py, PyAny>,
     what: &str,
     expected: &str,
@@ -187,7 +215,7 @@ fn tuple_of<'py>(obj: &Bound<'py, PyAny>, what: &str, len: usize) -> PyResult<Bo
     Ok(tuple.clone())
 }
 
-fn string_of(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<String> {
+pub(super) fn string_of(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<String> {
     Ok(of_type::<PyString>(obj, what, "a str")?.to_str()?.to_owned())
 }
 
@@ -197,13 +225,15 @@ fn compile_kind(spec: &Bound<'_, PyAny>, model_count: usize) -> PyResult<Kind> {
         return Err(malformed("a field kind is an empty tuple"));
     };
     let name = string_of(&head, "a field kind's name")?;
-    let arity = match name.as_str() {
-        "str" | "int" | "float" | "bool" | "any" | "datetime" => 1,
-        "nullable" | "list" | "dict" | "choice" | "model" => 2,
+    let arity: &[usize] = match name.as_str() {
+        "str" | "int" | "float" | "bool" | "any" | "datetime" => &[1],
+        "nullable" | "list" | "dict" | "model" | "union" => &[2],
+        "choice" => &[2, 3],
+        "tagged" => &[3],
         other => return Err(malformed(format!("unknown field kind {other:?}"))),
     };
-    if tuple.len() != arity {
-        return Err(malformed(format!("field kind {name:?} takes {} argument(s)", arity - 1)));
+    if !arity.contains(&tuple.len()) {
+        return Err(malformed(format!("field kind {name:?} takes {} argument(s)", arity[0] - 1)));
     }
     let inner = || compile_kind(&tuple.get_item(1)?, model_count).map(Box::new);
     Ok(match name.as_str() {
@@ -224,7 +254,45 @@ fn compile_kind(spec: &Bound<'_, PyAny>, model_count: usize) -> PyResult<Kind> {
                 let key = string_of(&key, "a choice's JSON value")?;
                 map.push((key.into_bytes().into_boxed_slice(), value.unbind()));
             }
-            Kind::Choice(map)
+            let open = match tuple.get_item(2) {
+                Ok(open) => open.is_truthy()?,
+                Err(_) => false,
+            };
+            Kind::Choice { choices: map, open }
+        }
+        "union" => {
+            let members = tuple.get_item(1)?;
+            let members = of_type::<PyList>(&members, "the members of a union", "a list")?;
+            if members.is_empty() {
+                return Err(malformed("a union has no members"));
+            }
+            Kind::Union(
+                members
+                    .iter()
+                    .map(|member| compile_kind(&member, model_count))
+                    .collect::<PyResult<_>>()?,
+            )
+        }
+        "tagged" => {
+            let keys = tuple.get_item(1)?;
+            let keys = of_type::<PyTuple>(&keys, "the discriminator keys", "a tuple")?;
+            if keys.is_empty() {
+                return Err(malformed("a tagged union has no discriminator key"));
+            }
+            let keys = keys
+                .iter()
+                .map(|key| Ok(string_of(&key, "a discriminator key")?.into_bytes().into()))
+                .collect::<PyResult<_>>()?;
+            let choices = tuple.get_item(2)?;
+            let choices = of_type::<PyDict>(&choices, "the members of a tagged union", "a dict")?;
+            let choices = choices
+                .iter()
+                .map(|(tag, kind)| {
+                    let tag = string_of(&tag, "a union tag")?.into_bytes().into_boxed_slice();
+                    Ok((tag, compile_kind(&kind, model_count)?))
+                })
+                .collect::<PyResult<_>>()?;
+            Kind::Tagged { keys, choices }
         }
         _ => {
             let index: usize = tuple.get_item(1)?.extract().map_err(|_| {
@@ -315,17 +383,64 @@ fn force_setattr(
     Ok(())
 }
 
+fn text_str<'py>(py: Python<'py>, text: &Text<'_>) -> PyResult<Bound<'py, PyAny>> {
+    new_str(py, &text.bytes, text.ascii, false)
+}
+
+/// What the [`Val`]s of the adaptation rules need from Python.
+pub(super) struct Hooks<'h> {
+    /// `linktor._dialect._media_mime(url, kind, attachment)`.
+    pub media_mime: Option<&'h Py<PyAny>>,
+}
+
 /// One build: the document, the buffers and the plan.
-struct Build<'s, 'd, 'a, 'py> {
+pub(super) struct Build<'s, 'd, 'a, 'py> {
     plan: &'s ModelPlan,
     values: Builder<'d, 'a, 'py>,
     found: &'d mut Vec<u64>,
     tz: &'d mut Vec<(i32, Py<PyTzInfo>)>,
+    hooks: &'d Hooks<'d>,
 }
 
 impl<'py> Build<'_, '_, '_, 'py> {
     fn py(&self) -> Python<'py> {
         self.values.py
+    }
+
+    /// The plan's root model built from `id`, `None` when declined; a `Mismatch` declines.
+    pub(super) fn root(&mut self, id: NodeId) -> Built<'py> {
+        self.value(&Kind::Model(0), id)
+    }
+
+    /// A union's members tried in order, as pydantic's `left_to_right` mode does.
+    fn union(
+        &mut self,
+        members: &[Kind],
+        mut attempt: impl FnMut(&mut Self, &Kind) -> Built<'py>,
+    ) -> Built<'py> {
+        for member in members {
+            match attempt(self, member) {
+                Err(Stop::Mismatch) => continue,
+                done => return done,
+            }
+        }
+        Err(Stop::Mismatch)
+    }
+
+    fn tag<'k>(choices: &'k [(Box<[u8]>, Kind)], tag: &[u8]) -> Result<&'k Kind, Stop> {
+        choices.iter().find(|(t, _)| **t == *tag).map(|(_, kind)| kind).ok_or(Stop::Mismatch)
+    }
+
+    fn choice<'c>(
+        choices: &'c [(Box<[u8]>, Py<PyAny>)],
+        open: bool,
+        text: &[u8],
+    ) -> Result<&'c Py<PyAny>, Stop> {
+        match choices.iter().find(|(value, _)| **value == *text) {
+            Some((_, member)) => Ok(member),
+            None if open => Err(Stop::Decline),
+            None => Err(Stop::Mismatch),
+        }
     }
 
     fn value(&mut self, kind: &Kind, id: NodeId) -> Built<'py> {
@@ -338,6 +453,7 @@ impl<'py> Build<'_, '_, '_, 'py> {
                 (Kind::Str, Node::Str(s)) => {
                     Ok(new_str(py, doc.str_bytes(s), s.is_ascii(), false)?)
                 }
+                (Kind::Str, _) => Err(Stop::Mismatch),
                 (Kind::Int, Node::Int(i)) => Ok(owned(py, ffi::PyLong_FromLongLong(i))?),
                 (Kind::Float, Node::Float(f)) if f.is_finite() => {
                     Ok(owned(py, ffi::PyFloat_FromDouble(f))?)
@@ -371,16 +487,163 @@ impl<'py> Build<'_, '_, '_, 'py> {
                     }
                     Ok(dict)
                 }
-                (Kind::Choice(choices), Node::Str(s)) => {
-                    match choices.iter().find(|(value, _)| **value == *doc.str_bytes(s)) {
-                        Some((_, member)) => Ok(member.bind(py).clone()),
-                        None => Err(Stop::Decline),
-                    }
+                (Kind::Choice { choices, open }, Node::Str(s)) => {
+                    Ok(Self::choice(choices, *open, doc.str_bytes(s))?.bind(py).clone())
                 }
-                (Kind::Model(index), Node::Object(_)) => self.model(*index, id),
+                (Kind::Model(index), Node::Object(_)) => self.model(*index, id, None),
+                (Kind::Model(_), _) => Err(Stop::Mismatch),
+                (Kind::Union(members), _) => self.union(members, |b, member| b.value(member, id)),
+                (Kind::Tagged { keys, choices }, Node::Object(_)) => {
+                    let Some(tag) = keys.iter().find_map(|key| doc.get(id, key)) else {
+                        return Err(Stop::Mismatch);
+                    };
+                    let Node::Str(tag) = doc.node(tag) else { return Err(Stop::Decline) };
+                    let kind = Self::tag(choices, doc.str_bytes(tag))?;
+                    self.value(kind, id)
+                }
+                (Kind::Tagged { .. }, _) => Err(Stop::Mismatch),
                 _ => Err(Stop::Decline),
             }
         }
+    }
+
+    /// An adapted value built as `kind`, as `model_validate` builds the dict the Python
+    /// rules make.
+    fn value_of(&mut self, kind: &Kind, val: &Val<'_>) -> Built<'py> {
+        let py = self.py();
+        match (kind, val) {
+            (_, Val::Node(id)) => self.value(kind, *id),
+            (_, Val::MediaMime { url, kind: media, attachment }) => {
+                let mime = self.media_mime(url, media, *attachment)?;
+                if !mime.is_exact_instance_of::<PyString>() {
+                    return Err(Stop::Decline);
+                }
+                match kind {
+                    Kind::Str | Kind::Any => Ok(mime),
+                    _ => Err(Stop::Decline),
+                }
+            }
+            (_, Val::ModelOrNone(id)) => {
+                // The model is tried now: where pydantic refuses it, the field is `None`.
+                let Kind::Nullable(model) = kind else { return Err(Stop::Decline) };
+                match self.value(model, *id) {
+                    Err(Stop::Mismatch) => Ok(py.None().into_bound(py)),
+                    done => done,
+                }
+            }
+            (Kind::Union(members), _) => self.union(members, |b, member| b.value_of(member, val)),
+            (Kind::Nullable(_) | Kind::Any, Val::None) => Ok(py.None().into_bound(py)),
+            (Kind::Nullable(inner), _) => self.value_of(inner, val),
+            (Kind::Any, _) => self.any_of(val),
+            (Kind::Str, Val::Text(text)) => Ok(text_str(py, text)?),
+            (Kind::Str, _) => Err(Stop::Mismatch),
+            (Kind::Int, Val::Int(i)) => Ok(PyInt::new(py, *i).into_any()),
+            #[allow(clippy::cast_precision_loss)]
+            (Kind::Float, Val::Int(i)) => Ok(PyFloat::new(py, *i as f64).into_any()),
+            (Kind::Bool, Val::Bool(b)) => {
+                Ok(pyo3::types::PyBool::new(py, *b).to_owned().into_any())
+            }
+            (Kind::DateTime, Val::Text(text)) => self.datetime(&text.bytes),
+            (Kind::Choice { choices, open }, Val::Text(text)) => {
+                Ok(Self::choice(choices, *open, &text.bytes)?.bind(py).clone())
+            }
+            (Kind::List(inner), Val::List(items)) => {
+                let list = PyList::empty(py);
+                for item in items {
+                    list.append(self.value_of(inner, item)?)?;
+                }
+                Ok(list.into_any())
+            }
+            (Kind::Dict(inner), Val::Obj(obj)) => {
+                let dict = PyDict::new(py);
+                if let Some(base) = obj.base {
+                    let doc = self.values.doc;
+                    for (key, value) in doc.entries(base) {
+                        let key = self.values.cache.get(py, doc.str_bytes(key), key)?;
+                        dict.set_item(key, self.value(inner, value)?)?;
+                    }
+                }
+                for (key, value) in &obj.entries {
+                    dict.set_item(PyString::intern(py, key), self.value_of(inner, value)?)?;
+                }
+                Ok(dict.into_any())
+            }
+            (Kind::Model(index), Val::Obj(obj)) => {
+                self.model(*index, obj.base.unwrap_or(0), Some(obj))
+            }
+            (
+                Kind::Model(_),
+                Val::None | Val::Bool(_) | Val::Int(_) | Val::Text(_) | Val::List(_),
+            ) => Err(Stop::Mismatch),
+            (Kind::Tagged { keys, choices }, Val::Obj(obj)) => {
+                let tag = keys.iter().find_map(|key| self.obj_get(obj, key));
+                let Some(tag) = tag else { return Err(Stop::Mismatch) };
+                let tag = match tag {
+                    Val::Text(text) => text.bytes.into_owned(),
+                    Val::Node(id) => match self.values.doc.node(id) {
+                        Node::Str(s) => self.values.doc.str_bytes(s).to_vec(),
+                        _ => return Err(Stop::Decline),
+                    },
+                    _ => return Err(Stop::Decline),
+                };
+                let kind = Self::tag(choices, &tag)?;
+                self.value_of(kind, val)
+            }
+            _ => Err(Stop::Decline),
+        }
+    }
+
+    /// `obj.get(key)` of a built dict, as a value (for a tagged union's discriminator).
+    fn obj_get<'v>(&self, obj: &Obj<'v>, key: &[u8]) -> Option<Val<'v>> {
+        if let Some((_, value)) = obj.entries.iter().rev().find(|(k, _)| k.as_bytes() == key) {
+            return Some(value.clone());
+        }
+        obj.base.and_then(|base| self.values.doc.get(base, key)).map(Val::Node)
+    }
+
+    /// An adapted value as `json.loads` plus the rules would hold it (for `Any`).
+    fn any_of(&mut self, val: &Val<'_>) -> Built<'py> {
+        let py = self.py();
+        Ok(match val {
+            Val::Node(id) => self.values.value(*id)?,
+            Val::None => py.None().into_bound(py),
+            Val::Bool(b) => pyo3::types::PyBool::new(py, *b).to_owned().into_any(),
+            Val::Int(i) => PyInt::new(py, *i).into_any(),
+            Val::Text(text) => text_str(py, text)?,
+            Val::Obj(obj) => {
+                let dict = match obj.base {
+                    Some(base) => {
+                        self.values.value(base)?.cast_into::<PyDict>().map_err(|_| Stop::Decline)?
+                    }
+                    None => PyDict::new(py),
+                };
+                for (key, value) in &obj.entries {
+                    dict.set_item(PyString::intern(py, key), self.any_of(value)?)?;
+                }
+                dict.into_any()
+            }
+            Val::List(items) => {
+                let list = PyList::empty(py);
+                for item in items {
+                    list.append(self.any_of(item)?)?;
+                }
+                list.into_any()
+            }
+            Val::MediaMime { url, kind, attachment } => self.media_mime(url, kind, *attachment)?,
+            Val::ModelOrNone(_) => return Err(Stop::Decline),
+        })
+    }
+
+    fn media_mime(
+        &mut self,
+        url: &Text<'_>,
+        kind: &Text<'_>,
+        attachment: Option<NodeId>,
+    ) -> Built<'py> {
+        let py = self.py();
+        let Some(hook) = self.hooks.media_mime else { return Err(Stop::Decline) };
+        let attachment = self.values.optional_value(attachment)?;
+        Ok(hook.bind(py).call1((text_str(py, url)?, text_str(py, kind)?, attachment))?)
     }
 
     fn datetime(&mut self, text: &[u8]) -> Built<'py> {
@@ -423,25 +686,43 @@ impl<'py> Build<'_, '_, '_, 'py> {
         Ok(tz.clone())
     }
 
-    fn model(&mut self, index: usize, id: NodeId) -> Built<'py> {
+    /// A model instance from the object at `id`, or from `obj` (`{**base, ...}`; `id` is then
+    /// unused).
+    fn model(&mut self, index: usize, id: NodeId, obj: Option<&Obj<'_>>) -> Built<'py> {
         let py = self.py();
         let plan = self.plan;
         let model = &plan.models[index];
         let base = self.found.len();
         self.found.resize(base + model.fields.len(), NOT_FOUND);
         let doc = self.values.doc;
-        for (key, value) in doc.entries(id) {
-            if let Some(key) = model.lookup(doc.str_bytes(key)) {
-                for &(field, rank) in &key.targets {
-                    let slot = &mut self.found[base + field];
-                    // A better-ranked key wins; the same key again replaces (the last wins).
-                    if *slot == NOT_FOUND || (*slot >> 32) as u8 >= rank {
-                        *slot = u64::from(rank) << 32 | u64::from(value);
-                    }
+        let record = |found: &mut [u64], key: &Key, value: u64| {
+            for &(field, rank) in &key.targets {
+                let slot = &mut found[field];
+                // A better-ranked key wins; the same key again replaces (the last wins).
+                if *slot == NOT_FOUND || (*slot >> 32) as u8 >= rank {
+                    *slot = u64::from(rank) << 32 | value;
+                }
+            }
+        };
+        let object = match obj {
+            Some(obj) => obj.base,
+            None => Some(id),
+        };
+        if let Some(object) = object {
+            for (key, value) in doc.entries(object) {
+                if let Some(key) = model.lookup(doc.str_bytes(key)) {
+                    record(&mut self.found[base..], key, u64::from(value));
                 }
             }
         }
-        let result = self.fill(model, base);
+        if let Some(obj) = obj {
+            for (i, (key, _)) in obj.entries.iter().enumerate() {
+                if let Some(key) = model.lookup(key.as_bytes()) {
+                    record(&mut self.found[base..], key, FROM_OBJ | i as u64);
+                }
+            }
+        }
+        let result = self.fill(model, base, obj);
         self.found.truncate(base);
         let (dict, fields_set) = result?;
         // SAFETY: `tp_new` of a live type with an empty argument tuple returns a new reference
@@ -470,6 +751,7 @@ impl<'py> Build<'_, '_, '_, 'py> {
         &mut self,
         model: &Model,
         base: usize,
+        obj: Option<&Obj<'_>>,
     ) -> Result<(Bound<'py, PyAny>, Bound<'py, PyAny>), Stop> {
         let py = self.py();
         // SAFETY: new references or NULL with an exception set; the dict and set calls take
@@ -485,7 +767,7 @@ impl<'py> Build<'_, '_, '_, 'py> {
                 let name = field.name.bind(py);
                 let value = if found == NOT_FOUND {
                     match &field.default {
-                        Default::Required => return Err(Stop::Decline),
+                        Default::Required => return Err(Stop::Mismatch),
                         Default::Value(value) => value.bind(py).clone(),
                         Default::DeepCopy(value) => self.plan.deepcopy.bind(py).call1((value,))?,
                         Default::Factory(factory) => factory.bind(py).call0()?,
@@ -495,7 +777,13 @@ impl<'py> Build<'_, '_, '_, 'py> {
                         return Err(PyErr::fetch(py).into());
                     }
                     #[allow(clippy::cast_possible_truncation)]
-                    self.value(&field.kind, found as NodeId)?
+                    let value = found as u32;
+                    match obj {
+                        Some(obj) if found & FROM_OBJ != 0 => {
+                            self.value_of(&field.kind, &obj.entries[value as usize].1)?
+                        }
+                        _ => self.value(&field.kind, value)?,
+                    }
                 };
                 if ffi::PyDict_SetItem(dict.as_ptr(), name.as_ptr(), value.as_ptr()) < 0 {
                     return Err(PyErr::fetch(py).into());
@@ -526,27 +814,8 @@ impl ModelPlan {
     /// The root model built from the JSON document `data`, or `None` when the plan declines
     /// it (the caller then validates it with pydantic).
     fn build<'py>(&self, data: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, PyAny>>> {
-        let py = data.py();
-        let mut scratch =
-            self.pool.lock().map(|mut pool| pool.pop()).unwrap_or(None).unwrap_or_default();
-        // Strings are read from the input while the instances are built, after Python code
-        // (a default factory, a deep copy) may have run and rewritten a mutable buffer: only
-        // `bytes` is read in place, anything else is copied first.
-        let result = if let Ok(bytes) = data.cast::<PyBytes>() {
-            self.build_bytes(py, &mut scratch, bytes.as_bytes())
-        } else {
-            let copy = with_bytes(data, "data", <[u8]>::to_vec)?;
-            self.build_bytes(py, &mut scratch, &copy)
-        };
-        scratch.tape.shrink(KEEP_TAPE_BYTES);
-        if let Ok(mut pool) = self.pool.lock() {
-            pool.push(scratch);
-        }
-        match result {
-            Ok(instance) => Ok(Some(instance)),
-            Err(Stop::Decline) => Ok(None),
-            Err(Stop::Raised(error)) => Err(error),
-        }
+        let hooks = Hooks { media_mime: None };
+        self.with_document(data, &hooks, |build, _| build.root(Doc::ROOT))
     }
 
     fn __repr__(&self, py: Python<'_>) -> String {
@@ -556,15 +825,66 @@ impl ModelPlan {
     }
 }
 
+/// Whether the plans decline the whole of `doc` (what `model_validate_json` would read
+/// otherwise: lone surrogates, integers beyond `i64`, very deep nesting).
+pub(super) fn declined(doc: &Doc<'_>) -> bool {
+    doc.has_surrogates() || doc.max_int_digits() > 0 || doc.max_depth() > MAX_DEPTH
+}
+
 impl ModelPlan {
-    fn build_bytes<'py>(&self, py: Python<'py>, scratch: &mut Scratch, bytes: &[u8]) -> Built<'py> {
+    fn scratch(&self) -> Scratch {
+        self.pool.lock().map(|mut pool| pool.pop()).unwrap_or(None).unwrap_or_default()
+    }
+
+    fn give_back(&self, mut scratch: Scratch) {
+        scratch.tape.shrink(KEEP_TAPE_BYTES);
+        if let Ok(mut pool) = self.pool.lock() {
+            pool.push(scratch);
+        }
+    }
+
+    /// Parses `data` (`bytes`, or any buffer, copied first) and runs `f` with a builder over
+    /// it; `None` when `f` (or the document) declines. A `Mismatch` declines.
+    pub(super) fn with_document<'py>(
+        &self,
+        data: &Bound<'py, PyAny>,
+        hooks: &Hooks<'_>,
+        f: impl FnOnce(&mut Build<'_, '_, '_, 'py>, &Doc<'_>) -> Built<'py>,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let py = data.py();
+        let mut scratch = self.scratch();
+        // Strings are read from the input while the instances are built, after Python code
+        // (a default factory, a deep copy) may have run and rewritten a mutable buffer: only
+        // `bytes` is read in place, anything else is copied first.
+        let result = if let Ok(bytes) = data.cast::<PyBytes>() {
+            self.parse_and_build(py, &mut scratch, bytes.as_bytes(), hooks, f)
+        } else {
+            let copy = with_bytes(data, "data", <[u8]>::to_vec)?;
+            self.parse_and_build(py, &mut scratch, &copy, hooks, f)
+        };
+        self.give_back(scratch);
+        match result {
+            Ok(instance) => Ok(Some(instance)),
+            Err(Stop::Decline | Stop::Mismatch) => Ok(None),
+            Err(Stop::Raised(error)) => Err(error),
+        }
+    }
+
+    fn parse_and_build<'py>(
+        &self,
+        py: Python<'py>,
+        scratch: &mut Scratch,
+        bytes: &[u8],
+        hooks: &Hooks<'_>,
+        f: impl FnOnce(&mut Build<'_, '_, '_, 'py>, &Doc<'_>) -> Built<'py>,
+    ) -> Built<'py> {
         if std::str::from_utf8(bytes).is_err() {
             return Err(Stop::Decline);
         }
         let Ok(doc) = scratch.tape.parse(bytes) else {
             return Err(Stop::Decline);
         };
-        if doc.has_surrogates() || doc.max_int_digits() > 0 || doc.max_depth() > MAX_DEPTH {
+        if declined(&doc) {
             return Err(Stop::Decline);
         }
         let mut build = Build {
@@ -572,7 +892,8 @@ impl ModelPlan {
             values: Builder { py, doc: &doc, cache: &mut scratch.cache },
             found: &mut scratch.found,
             tz: &mut scratch.tz,
+            hooks,
         };
-        build.value(&Kind::Model(0), Doc::ROOT)
+        f(&mut build, &doc)
     }
 }

@@ -19,6 +19,7 @@ from urllib.parse import quote
 
 import pydantic
 
+from linktor._builders import server_items, server_one
 from linktor._dialect import (
     UNKNOWN_CHANNEL_TYPE,
     Dialect,
@@ -218,9 +219,13 @@ class _Ops:
         )
 
     def _one(self, model: type[M], reply: Reply, adapt: Any = None) -> M:
-        """One resource: straight from the bytes (SDK), or unwrapped and adapted (server)."""
+        """One resource: straight from the bytes (SDK), or unwrapped and adapted (server; by
+        the Rust core where it gives exactly this result)."""
         if not self._server:
             return parse_json_model(model, reply)
+        built = server_one(model, adapt, reply.content)
+        if built is not None and not isinstance(built, str):
+            return built  # type: ignore[no-any-return]
         data = unwrap(decode_json(reply))
         return validate_model(model, adapt(data) if adapt is not None else data, reply)
 
@@ -249,8 +254,10 @@ class _Ops:
         if not self._server:
             reply = yield self._request("GET", path, params=params)
             return parse_json_model(_page_model(model), reply)
-        body, window, reply = yield from self._server_list(path, params, default_size)
-        page = _noted(server_page(body, window, adapt, cap=cap), pages)
+        body, window, reply, built = yield from self._server_list(
+            path, params, default_size, lambda content: server_items(model, adapt, content)
+        )
+        page = _noted(server_page(body, window, None if built else adapt, cap=cap), pages)
         return validate_model(_page_model(model), page, reply)
 
     def _unpaged(
@@ -265,19 +272,28 @@ class _Ops:
         return pages
 
     def _server_list(
-        self, path: str, params: Mapping[str, Any], default_size: int = 20
-    ) -> Plan[tuple[Any, Window, Reply]]:
+        self,
+        path: str,
+        params: Mapping[str, Any],
+        default_size: int = 20,
+        native: Callable[[bytes], Any] | None = None,
+    ) -> Plan[tuple[Any, Window, Reply, bool]]:
         """A server list answer for the SDK's ``limit``/``offset`` (two of the server's pages
-        when a misaligned offset spans them)."""
+        when a misaligned offset spans them), and whether its records are built already:
+        ``native`` builds them from the body where it can (see :mod:`linktor._builders`);
+        otherwise they are decoded dicts."""
         query, window = server_list_query(params, default_size)
         reply = yield self._request("GET", path, params=query)
+        body = native(reply.content) if native is not None else None
+        if body is not None and not spans_next_page(body, window):
+            return body, window, reply, True
         body = decode_json(reply)
         if spans_next_page(body, window):
             following = {**query, "page": int(query["page"]) + 1}
             body = merge_pages(
                 body, decode_json((yield self._request("GET", path, params=following)))
             )
-        return body, window, reply
+        return body, window, reply, False
 
     def _delete(self, path: str) -> Plan[None]:
         yield self._request("DELETE", path)
@@ -286,13 +302,18 @@ class _Ops:
     def _channel_types(self, conversations: Iterable[Any]) -> Plan[Mapping[str, str]]:
         """The SDK channel type of each conversation's channel (server dialect), from the
         server's channel list, learnt once per client."""
-        cache: dict[str, str] = self._http.channel_types
         wanted = {
             str(c.get("channel_id"))
             for c in conversations
             if isinstance(c, dict) and c.get("channel_id")
         }
-        missing = wanted - cache.keys()
+        return (yield from self._channel_types_of(wanted))
+
+    def _channel_types_of(self, wanted: Iterable[str]) -> Plan[Mapping[str, str]]:
+        """The channel types, with those of the ``wanted`` channel ids learnt (one request
+        for the server's channel list when the cache lacks any of them)."""
+        cache: dict[str, str] = self._http.channel_types
+        missing = set(wanted) - cache.keys()
         if missing:
             reply = yield self._request("GET", "/channels")
             for channel in server_page(decode_json(reply), Window())["data"]:
@@ -382,19 +403,48 @@ class ConversationsOps(_Ops):
     def _conversation(self, reply: Reply) -> Plan[Conversation]:
         if not self._server:
             return parse_json_model(Conversation, reply)
+        types = self._http.channel_types
+        built = server_one(Conversation, adapt_conversation, reply.content, types)
+        if isinstance(built, str):  # its channel's type is not known yet
+            yield from self._channel_types_of([built])
+            built = server_one(Conversation, adapt_conversation, reply.content, types)
+        if isinstance(built, Conversation):
+            return built
         data = unwrap(decode_json(reply))
         types = yield from self._channel_types([data])
         return validate_model(Conversation, adapt_conversation(data, types), reply)
+
+    def _native_conversations(self, content: bytes) -> Any:
+        return server_items(Conversation, adapt_conversation, content, self._http.channel_types)
 
     def _list(
         self, params: Mapping[str, Any], pages: UnpagedPages[Any] | None = None
     ) -> Plan[PaginatedResponse[Conversation]]:
         if not self._server:
             return (yield from self._list_page(Conversation, "/conversations", params))
-        body, window, reply = yield from self._server_list("/conversations", params)
-        page = _noted(server_page(body, window), pages)
-        types = yield from self._channel_types(page["data"])
-        page["data"] = [adapt_conversation(c, types) for c in page["data"]]
+        body, window, reply, built = yield from self._server_list(
+            "/conversations", params, native=self._native_conversations
+        )
+        page = server_page(body, window)
+        if built:
+            # Conversations whose channel type is not known yet are their channel ids: those
+            # in the window are learnt (as the Python path does), then the body built again.
+            missing = {item for item in page["data"] if isinstance(item, str)}
+            if missing:
+                yield from self._channel_types_of(missing)
+                body = self._native_conversations(reply.content)
+                rebuilt = server_page(body, window) if body is not None else None
+                if rebuilt is not None and all(
+                    isinstance(item, Conversation) for item in rebuilt["data"]
+                ):
+                    page = rebuilt
+                else:
+                    built = False
+                    page = server_page(decode_json(reply), window)
+        page = _noted(page, pages)
+        if not built:
+            types = yield from self._channel_types(page["data"])
+            page["data"] = [adapt_conversation(c, types) for c in page["data"]]
         return validate_model(_page_model(Conversation), page, reply)
 
     def _messages(

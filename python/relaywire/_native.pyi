@@ -16,6 +16,7 @@ __all__ = [
     "STANDARD_SIGNATURE_HEADER",
     "STANDARD_TIMESTAMP_HEADER",
     "ChallengeError",
+    "DialectPlan",
     "Discord",
     "EnvelopeDecoder",
     "GitHub",
@@ -25,6 +26,7 @@ __all__ = [
     "InvalidSignatureError",
     "InvalidTimestampError",
     "Linear",
+    "LinktorRules",
     "LinktorVerifier",
     "Meta",
     "MissingHeaderError",
@@ -452,7 +454,9 @@ class EnvelopeDecoder:
 
 #: A field's kind: ``("str",)``, ``("int",)``, ``("float",)``, ``("bool",)``, ``("any",)``,
 #: ``("datetime",)``, ``("nullable", kind)``, ``("list", kind)``, ``("dict", kind)``,
-#: ``("choice", {json_text: value})`` or ``("model", index)``.
+#: ``("choice", {json_text: value}[, open])`` (``open``: values that are no member may still
+#: be accepted), ``("model", index)``, ``("union", [kind, ...])`` (left to right) or
+#: ``("tagged", (key, ...), {tag: kind})``.
 _Kind: TypeAlias = tuple[Any, ...]
 #: ``(name, keys, kind, default_mode, default)``; modes: 0 required, 1 the default as it is,
 #: 2 a deep copy of it, 3 the default factory's result.
@@ -476,3 +480,46 @@ class ModelPlan:
         """The root model built from the JSON document ``data``, or ``None`` when the plan
         declines it: the document holds something the plan does not reproduce exactly as
         pydantic would (the caller then validates it with pydantic)."""
+
+# ------------------------------------------------------- Linktor's self-hosted server bodies
+
+@final
+class LinktorRules:
+    """The tables of ``linktor._dialect`` that its adaptation rules read (``fits``: for each of
+    ``content_type``, ``sender_type``, ``conversation_status``, ``channel_type``, ``bot_status``,
+    ``bot_type`` and ``node_type``, the SDK enum's values and the nearest value of each server
+    word it lacks), and its ``_media_mime(url, kind, attachment)``."""
+
+    def __new__(
+        cls,
+        *,
+        fits: Mapping[str, tuple[Iterable[str], Mapping[str, str]]],
+        media_content_types: Iterable[str],
+        channel_status: Mapping[str, str],
+        weekdays: Mapping[str, int],
+        unknown_channel_type: str,
+        spaces: str,
+        media_mime: Callable[[str, str, Any], str],
+    ) -> LinktorRules: ...
+
+@final
+class DialectPlan:
+    """A model's :class:`ModelPlan` and the adaptation its self-hosted server records need
+    (``adapter``: ``"plain"``, ``"message"``, ``"conversation"``, ``"contact"``, ``"channel"``,
+    ``"bot"``, ``"knowledge_base"``, ``"kb_item"`` or ``"flow"``, the ``adapt_*`` functions of
+    ``linktor._dialect``)."""
+
+    def __new__(cls, plan: ModelPlan, adapter: str, rules: LinktorRules) -> DialectPlan: ...
+    def one(
+        self, body: bytes | bytearray | memoryview, channel_types: dict[str, str] | None = None
+    ) -> Any | None:
+        """The model of a one-record answer (``{"success", "data"}`` or bare), or ``None`` when
+        declined (the caller runs the Python path); a conversation whose channel the
+        ``channel_types`` lack is that channel's id (a ``str``)."""
+    def items(
+        self, body: bytes | bytearray | memoryview, channel_types: dict[str, str] | None = None
+    ) -> tuple[list[Any], Any, Any, bool] | None:
+        """A list answer: the models of the records of its ``data`` array (or of the body, when
+        it is an array: ``bare``), its ``meta`` and ``pagination`` as ``json.loads`` gives them
+        (``None`` when absent); ``None`` when declined. Conversations with an unknown channel
+        are their channel ids."""

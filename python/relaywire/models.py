@@ -20,6 +20,10 @@ The plan builds only what it knows to be pydantic's result. For anything else in
 such as a number in a string field, a timestamp in another spelling, an unknown enum value, a
 missing required field or invalid JSON, it declines, and the whole document goes to
 ``model_validate_json``. Results, the inputs accepted and the errors raised are pydantic's.
+
+:class:`DialectPlan` (with :class:`LinktorRules`) builds models the same way from a Linktor
+self-hosted server's records, through the rules ``linktor._dialect`` adapts them by (see
+``linktor._builders``).
 """
 
 from __future__ import annotations
@@ -31,13 +35,22 @@ from collections.abc import Callable, Mapping
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
-from relaywire._native import ModelPlan
+from relaywire._native import DialectPlan, LinktorRules, ModelPlan
 from relaywire.transport import fork
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
-__all__ = ["Incomplete", "ModelPlan", "Unsupported", "compile_plan", "plan_for", "validate_json"]
+__all__ = [
+    "DialectPlan",
+    "Incomplete",
+    "LinktorRules",
+    "ModelPlan",
+    "Unsupported",
+    "compile_plan",
+    "plan_for",
+    "validate_json",
+]
 
 M = TypeVar("M", bound="BaseModel")
 

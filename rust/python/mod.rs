@@ -1,5 +1,6 @@
 //! The pyo3 layer: converts Python arguments at the edge and calls the plain-Rust schemes.
 
+mod adapted;
 mod args;
 mod arrow;
 mod envelope;
@@ -35,6 +36,9 @@ mod _native {
 
     #[pymodule_export]
     use super::model::ModelPlan;
+
+    #[pymodule_export]
+    use super::adapted::{DialectPlan, LinktorRules};
 
     use pyo3::prelude::*;
 

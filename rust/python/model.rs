@@ -403,13 +403,23 @@ pub(super) struct Build<'s, 'd, 'a, 'py> {
 }
 
 impl<'py> Build<'_, '_, '_, 'py> {
-    fn py(&self) -> Python<'py> {
+    pub(super) fn py(&self) -> Python<'py> {
         self.values.py
+    }
+
+    /// A node as `json.loads` gives it (`None` for no node).
+    pub(super) fn json(&mut self, id: Option<NodeId>) -> Built<'py> {
+        Ok(self.values.optional_value(id)?)
     }
 
     /// The plan's root model built from `id`, `None` when declined; a `Mismatch` declines.
     pub(super) fn root(&mut self, id: NodeId) -> Built<'py> {
         self.value(&Kind::Model(0), id)
+    }
+
+    /// The plan's root model built from an adapted value.
+    pub(super) fn root_of(&mut self, val: &Val<'_>) -> Built<'py> {
+        self.value_of(&Kind::Model(0), val)
     }
 
     /// A union's members tried in order, as pydantic's `left_to_right` mode does.

@@ -1,0 +1,112 @@
+"""Linktor models built by the Rust core in one call: self-hosted server bodies (this module),
+realtime events and webhook events (below, for :mod:`linktor.websocket` and
+:mod:`linktor.utils.webhook`).
+
+The adaptation rules of :mod:`linktor._dialect` (``adapt_message``, ``adapt_conversation``...)
+exist twice: as the Python functions, which stay the reference and the fallback, and as their
+Rust twin (``rust/adapt.rs``), which reads the same tables (handed over from ``_dialect`` by
+:func:`rules`) and calls ``_dialect._media_mime`` for what Python's ``mimetypes`` decides. The
+Rust side builds only what it knows to be exactly the Python path's result (the same objects,
+down to the fields set); for anything else it declines, and the whole body goes through the
+Python path, whose errors are then the ones raised. ``tests/test_linktor_native.py`` compares
+both on random records, which is what keeps the two from drifting apart.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from linktor import _dialect
+from relaywire.models import DialectPlan, LinktorRules, plan_for
+
+__all__ = ["rules", "server_items", "server_one"]
+
+#: The Rust name of each of ``_dialect``'s adaptation functions (``None``: the record as it is).
+ADAPTERS: dict[Callable[..., Any] | None, str] = {
+    None: "plain",
+    _dialect.adapt_message: "message",
+    _dialect.adapt_conversation: "conversation",
+    _dialect.adapt_contact: "contact",
+    _dialect.adapt_channel: "channel",
+    _dialect.adapt_bot: "bot",
+    _dialect.adapt_knowledge_base: "knowledge_base",
+    _dialect.adapt_kb_item: "kb_item",
+    _dialect.adapt_flow: "flow",
+}
+
+_FITS = (
+    "content_type",
+    "sender_type",
+    "conversation_status",
+    "channel_type",
+    "bot_status",
+    "bot_type",
+    "node_type",
+)
+#: Above this code point no character is whitespace (``str.isspace``); tested.
+LAST_SPACE = 0x3000
+
+
+@functools.cache
+def rules() -> LinktorRules:
+    """``_dialect``'s tables, as the Rust rules read them."""
+    enums = _dialect._enums()
+    return LinktorRules(
+        fits={kind: (sorted(enums[kind]), dict(_dialect._NEAREST.get(kind, {}))) for kind in _FITS},
+        media_content_types=sorted(_dialect._MEDIA_CONTENT_TYPES),
+        channel_status=dict(_dialect._CHANNEL_STATUS),
+        weekdays=dict(_dialect._WEEKDAYS),
+        unknown_channel_type=_dialect.UNKNOWN_CHANNEL_TYPE,
+        spaces="".join(c for c in map(chr, range(LAST_SPACE + 1)) if c.isspace()),
+        media_mime=_dialect._media_mime,
+    )
+
+
+_server_plans: dict[tuple[type[Any], str], DialectPlan | None] = {}
+
+
+def server_plan(model: type[Any], adapt: Callable[..., Any] | None) -> DialectPlan | None:
+    """The native plan of ``model`` for server records adapted by ``adapt``, if there is one."""
+    adapter = ADAPTERS.get(adapt)
+    if adapter is None:
+        return None
+    key = (model, adapter)
+    try:
+        return _server_plans[key]
+    except KeyError:
+        pass
+    plan = plan_for(model)
+    native = DialectPlan(plan, adapter, rules()) if plan is not None else None
+    _server_plans[key] = native
+    return native
+
+
+def server_one(
+    model: type[Any],
+    adapt: Callable[..., Any] | None,
+    content: bytes,
+    channel_types: dict[str, str] | None = None,
+) -> Any:
+    """``model`` from a one-record server answer, or ``None`` (the Python path decides); for a
+    conversation whose channel ``channel_types`` does not know yet, that channel's id."""
+    plan = server_plan(model, adapt)
+    return plan.one(content, channel_types) if plan is not None else None
+
+
+def server_items(
+    model: type[Any],
+    adapt: Callable[..., Any] | None,
+    content: bytes,
+    channel_types: dict[str, str] | None = None,
+) -> Any:
+    """A server list answer with its records built as ``model``: what ``server_page`` reads
+    (the array itself, or ``{"data", "meta", "pagination"}``), or ``None`` (the Python path
+    decides). Conversations whose channel is not known yet are their channel ids."""
+    plan = server_plan(model, adapt)
+    found = plan.items(content, channel_types) if plan is not None else None
+    if found is None:
+        return None
+    items, meta, pagination, bare = found
+    return items if bare else {"data": items, "meta": meta, "pagination": pagination}

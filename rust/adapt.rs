@@ -240,6 +240,20 @@ impl<'a> Rules<'_, 'a> {
             .and_then(|id| self.doc.get(id, key.as_bytes()))
     }
 
+    /// `d.get(key)` for each of `keys`, in one pass over the object's entries.
+    fn pick<const N: usize>(&self, id: Option<NodeId>, keys: [&str; N]) -> [Option<NodeId>; N] {
+        let mut found = [None; N];
+        if let Some(id) = id.filter(|&id| matches!(self.doc.node(id), Node::Object(_))) {
+            for (key, value) in self.doc.entries(id) {
+                let key = self.doc.str_bytes(key);
+                if let Some(i) = keys.iter().position(|k| k.as_bytes() == key) {
+                    found[i] = Some(value);
+                }
+            }
+        }
+        found
+    }
+
     fn val(id: Option<NodeId>) -> Val<'a> {
         id.map_or(Val::None, Val::Node)
     }
@@ -411,15 +425,34 @@ impl<'a> Rules<'_, 'a> {
         if !self.is_object(m) {
             return Ok(Val::Node(id));
         }
-        let kind_node = self.get(m, "content_type");
+        let [id_, conversation_id, kind_node, raw, attachments, sender, status, external_id, sender_id, delivered_at, read_at, error_message, metadata, created_at, updated_at, edited_at] =
+            self.pick(
+                m,
+                [
+                    "id",
+                    "conversation_id",
+                    "content_type",
+                    "content",
+                    "attachments",
+                    "sender_type",
+                    "status",
+                    "external_id",
+                    "sender_id",
+                    "delivered_at",
+                    "read_at",
+                    "error_message",
+                    "metadata",
+                    "created_at",
+                    "updated_at",
+                    "edited_at",
+                ],
+            );
         let kind = if self.truthy(kind_node) {
             self.text(kind_node).ok_or(Decline)?
         } else {
             Text::of_static("text")
         };
-        let raw = self.get(m, "content");
         let text = self.text(raw).unwrap_or_else(|| Text::of_static(""));
-        let attachments = self.get(m, "attachments");
         let first = attachments
             .filter(|&a| matches!(self.doc.node(a), Node::Array(c) if c.len > 0))
             .and_then(|a| self.doc.elements(a).next())
@@ -445,9 +478,11 @@ impl<'a> Rules<'_, 'a> {
                 ("mime_type", Val::MediaMime { url, kind: kind.clone(), attachment: first }),
             ]);
             if first.is_some() {
-                media.set("filename", Self::val(self.get(first, "filename")));
-                media.set("size", Self::val(self.get(first, "size_bytes")));
-                media.set("thumbnail_url", Self::val(self.get(first, "thumbnail_url")));
+                let [filename, size, thumbnail] =
+                    self.pick(first, ["filename", "size_bytes", "thumbnail_url"]);
+                media.set("filename", Self::val(filename));
+                media.set("size", Self::val(size));
+                media.set("thumbnail_url", Self::val(thumbnail));
             }
             if !caption.is_empty() {
                 media.set("caption", Val::Text(caption));
@@ -456,32 +491,24 @@ impl<'a> Rules<'_, 'a> {
         } else {
             Obj::new(vec![("text", Val::Text(text))])
         };
-        let sender = self.get(m, "sender_type");
         let inbound = self.text(sender).is_some_and(|s| &*s.bytes == b"contact");
         let t = self.tables;
         Ok(Val::Obj(Obj::new(vec![
-            ("id", Self::val(self.get(m, "id"))),
-            ("conversation_id", Self::val(self.get(m, "conversation_id"))),
+            ("id", Self::val(id_)),
+            ("conversation_id", Self::val(conversation_id)),
             ("direction", Val::Text(Text::of_static(if inbound { "inbound" } else { "outbound" }))),
             ("content_type", Val::Text(t.content_type.apply(kind))),
             ("content", Val::Obj(content)),
-            ("status", Self::val(self.get(m, "status"))),
-            ("external_id", Self::val(self.get(m, "external_id"))),
-            ("sender_id", Self::val(self.get(m, "sender_id"))),
+            ("status", Self::val(status)),
+            ("external_id", Self::val(external_id)),
+            ("sender_id", Self::val(sender_id)),
             ("sender_type", self.fit(&t.sender_type, sender)?),
-            ("delivered_at", Self::val(self.get(m, "delivered_at"))),
-            ("read_at", Self::val(self.get(m, "read_at"))),
-            ("failed_reason", Self::val(self.get(m, "error_message"))),
-            ("metadata", Self::val(self.get(m, "metadata"))),
-            ("created_at", Self::val(self.get(m, "created_at"))),
-            (
-                "updated_at",
-                self.or(&[
-                    self.get(m, "updated_at"),
-                    self.get(m, "edited_at"),
-                    self.get(m, "created_at"),
-                ]),
-            ),
+            ("delivered_at", Self::val(delivered_at)),
+            ("read_at", Self::val(read_at)),
+            ("failed_reason", Self::val(error_message)),
+            ("metadata", Self::val(metadata)),
+            ("created_at", Self::val(created_at)),
+            ("updated_at", self.or(&[updated_at, edited_at, created_at])),
         ])))
     }
 
@@ -496,7 +523,24 @@ impl<'a> Rules<'_, 'a> {
         if !self.is_object(c) {
             return Ok(Ok(Val::Node(id)));
         }
-        let channel_id = self.get(c, "channel_id");
+        let [id_, tenant_id, channel_id, contact_id, status, assigned, last_message_at, unread, metadata, tags, created_at, updated_at] =
+            self.pick(
+                c,
+                [
+                    "id",
+                    "tenant_id",
+                    "channel_id",
+                    "contact_id",
+                    "status",
+                    "assigned_user_id",
+                    "last_message_at",
+                    "unread_count",
+                    "metadata",
+                    "tags",
+                    "created_at",
+                    "updated_at",
+                ],
+            );
         // `channel_types.get(str(channel_id), UNKNOWN_CHANNEL_TYPE)`, after the channels of
         // every truthy `str(channel_id)` were looked up.
         let key: &[u8] = match channel_id.map(|id| self.doc.node(id)) {
@@ -510,24 +554,24 @@ impl<'a> Rules<'_, 'a> {
             ChannelType::Unknown => Text::owned(self.tables.unknown_channel_type.to_vec()),
             ChannelType::Odd => return Ok(Err(Decline)),
         };
-        let status = match self.fit(&self.tables.conversation_status, self.get(c, "status")) {
+        let status = match self.fit(&self.tables.conversation_status, status) {
             Ok(status) => status,
             Err(decline) => return Ok(Err(decline)),
         };
         Ok(Ok(Val::Obj(Obj::new(vec![
-            ("id", Self::val(self.get(c, "id"))),
-            ("tenant_id", Self::val(self.get(c, "tenant_id"))),
+            ("id", Self::val(id_)),
+            ("tenant_id", Self::val(tenant_id)),
             ("channel_id", Self::val(channel_id)),
             ("channel_type", Val::Text(kind)),
-            ("contact_id", Self::val(self.get(c, "contact_id"))),
+            ("contact_id", Self::val(contact_id)),
             ("status", status),
-            ("assigned_to", Self::val(self.get(c, "assigned_user_id"))),
-            ("last_message_at", Self::val(self.get(c, "last_message_at"))),
-            ("unread_count", self.or_else(self.get(c, "unread_count"), Val::Int(0))),
-            ("metadata", Self::val(self.get(c, "metadata"))),
-            ("tags", Self::val(self.get(c, "tags"))),
-            ("created_at", Self::val(self.get(c, "created_at"))),
-            ("updated_at", Self::val(self.get(c, "updated_at"))),
+            ("assigned_to", Self::val(assigned)),
+            ("last_message_at", Self::val(last_message_at)),
+            ("unread_count", self.or_else(unread, Val::Int(0))),
+            ("metadata", Self::val(metadata)),
+            ("tags", Self::val(tags)),
+            ("created_at", Self::val(created_at)),
+            ("updated_at", Self::val(updated_at)),
         ]))))
     }
 

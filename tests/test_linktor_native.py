@@ -729,3 +729,256 @@ def test_validation_errors_are_the_python_paths() -> None:
         client._http.execute = broken  # type: ignore[method-assign]
         with pytest.raises(InvalidResponseError, match="created_at"):
             client.contacts.get("ct_demo_1")
+
+
+# -- realtime events -----------------------------------------------------------------------------
+
+
+def sdk_message_fields() -> Fields:
+    """A message in the SDK protocol's shape (camelCase, content an object)."""
+    content = st.one_of(
+        st.fixed_dictionaries({"text": TEXTS}),
+        st.fixed_dictionaries(
+            {"media": st.fixed_dictionaries({"url": IDS, "mimeType": words("image/png")})}
+        ),
+        st.just({}),
+    )
+    return {
+        "id": lambda r: junk(IDS, r),
+        "conversationId": lambda r: junk(IDS, r),
+        "direction": lambda r: junk(words("inbound", "outbound"), r),
+        "contentType": lambda r: junk(words("text", "image"), r),
+        "content": lambda r: junk(content, r),
+        "status": lambda r: junk(words("pending", "sent", "read"), r),
+        "senderType": lambda r: junk(words("contact", "agent", "bot"), r),
+        "senderId": lambda r: junk(st.none() | IDS, r),
+        "metadata": meta_values,
+        "createdAt": lambda r: junk(TIMES, r),
+        "updatedAt": lambda r: junk(TIMES, r),
+    }
+
+
+SDK_MESSAGE_REQUIRED = frozenset(
+    {"id", "conversationId", "direction", "contentType", "content", "status", "senderType"}
+) | {"createdAt", "updatedAt"}
+SERVER_MESSAGE_REQUIRED = KINDS["message"][3]
+
+
+def messages(rate: float) -> st.SearchStrategy[Any]:
+    return st.one_of(
+        record(message_fields(), rate, SERVER_MESSAGE_REQUIRED),
+        record(sdk_message_fields(), rate, SDK_MESSAGE_REQUIRED),
+    )
+
+
+def payload_fields(frame_type: str) -> tuple[Fields, frozenset[str]]:
+    """The payload of each frame type, in both shapes (the SDK's camelCase and the server's
+    snake_case keys mixed, as both may arrive)."""
+    ids = lambda r: junk(IDS, r)  # noqa: E731
+    conversation = conversation_fields()
+    table: dict[str, tuple[Fields, frozenset[str]]] = {
+        "connected": (
+            {
+                "user_id": ids,
+                "userId": ids,
+                "tenant_id": ids,
+                "online_users": lambda r: junk(st.lists(IDS, max_size=2), r),
+            },
+            frozenset(),
+        ),
+        "presence": (
+            {
+                "user_id": ids,
+                "userId": ids,
+                "status": lambda r: junk(words("online", "offline"), r),
+                "last_seen": lambda r: junk(TIMES, r),
+            },
+            frozenset({"user_id", "status"}),
+        ),
+        "typing": (
+            {
+                "conversation_id": ids,
+                "conversationId": ids,
+                "user_id": ids,
+                "user_name": lambda r: junk(TEXTS, r),
+                "is_typing": lambda r: junk(st.booleans(), r),
+                "isTyping": lambda r: junk(st.booleans(), r),
+            },
+            frozenset({"conversation_id", "is_typing"}),
+        ),
+        "new_message": (
+            {"conversation_id": ids, "conversationId": ids, "message": messages},
+            frozenset({"message"}),
+        ),
+        "message_updated": (
+            {
+                "conversation_id": ids,
+                "message_id": ids,
+                "messageId": ids,
+                "status": lambda r: junk(words("delivered", "read", "seen"), r),
+                "timestamp": lambda r: junk(TIMES, r),
+                "message": messages,
+            },
+            frozenset({"message"}),
+        ),
+        "conversation_updated": (
+            {
+                **conversation,
+                "conversation_id": ids,
+                "conversationId": ids,
+                "assignedTo": ids,
+                "channel_type": lambda r: junk(words("whatsapp", "webchat"), r),
+                "channelType": lambda r: junk(words("whatsapp"), r),
+                "tenantId": ids,
+                "unreadCount": lambda r: junk(st.integers(0, 3), r),
+                "createdAt": lambda r: junk(TIMES, r),
+                "conversation": lambda r: junk(
+                    record(
+                        {**conversation, "channel_type": lambda r: words("whatsapp")},
+                        r,
+                        frozenset(conversation),
+                    ),
+                    r,
+                ),
+            },
+            frozenset({"id", "status"}),
+        ),
+        "error": ({"message": lambda r: junk(TEXTS, r), "code": ids}, frozenset({"message"})),
+    }
+    table["message"] = table["new_message"]
+    table["message_status"] = table["message_updated"]
+    table["conversation_created"] = table["conversation_update"] = table["conversation_updated"]
+    return table[frame_type]
+
+
+FRAME_TYPES = [
+    "connected",
+    "presence",
+    "typing",
+    "new_message",
+    "message",
+    "message_updated",
+    "message_status",
+    "conversation_created",
+    "conversation_updated",
+    "conversation_update",
+    "error",
+]
+
+
+@st.composite
+def frames(draw: st.DrawFn, rate: float) -> bytes:
+    """A realtime frame: a known type with its payload (either shape, with junk at ``rate``),
+    or an unknown type, ``pong``, an absent or ``null`` payload, a payload that has a
+    ``type`` of its own."""
+    frame_type = draw(
+        st.one_of(st.sampled_from(FRAME_TYPES), st.sampled_from(["pong", "brand_new", "malformed"]))
+    )
+    fields, required = (
+        payload_fields(frame_type) if frame_type in FRAME_TYPES else ({}, frozenset())
+    )
+    payload: Any = draw(record(fields, rate, required))
+    if rate and draw(st.integers(0, 9)) == 0:
+        payload = Obj((*payload.items, ("type", draw(st.sampled_from(["x", frame_type])))))
+    shape = draw(st.integers(0, 9))
+    if shape == 0:
+        return encode(Obj((("type", frame_type),)))
+    if shape == 1:
+        return encode(Obj((("payload", None), ("type", frame_type))))
+    return encode(Obj((("type", frame_type), ("payload", payload), ("at", "x"))))
+
+
+def native_decoder() -> Any:
+    from linktor.websocket import _decoder_events
+    from relaywire.streams import EnvelopeDecoder
+
+    return EnvelopeDecoder(events=_decoder_events())
+
+
+def check_frame(native: Any, plain: Any, frame: bytes) -> bool:
+    """The native decoder's entry for ``frame`` against the Python path; whether it built."""
+    from linktor.websocket import to_event
+
+    (entry,), _ = native.decode(frame)
+    (reference,), _ = plain.decode(frame)
+    if isinstance(entry, tuple):
+        assert entry == reference
+        return False
+    frame_type, payload = reference
+    expected = to_event(frame_type, payload)  # raises where the native decoder must decline
+    assert expected is not None
+    assert_identical(entry, expected)
+    return True
+
+
+def test_realtime_frames_of_both_shapes_are_built_natively() -> None:
+    from relaywire.streams import EnvelopeDecoder
+
+    native, plain = native_decoder(), EnvelopeDecoder()
+
+    @settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+    @given(frame=frames(0.0))
+    def run(frame: bytes) -> None:
+        from linktor.websocket import to_event
+
+        (reference,), _ = plain.decode(frame)
+        expected = to_event(*reference)
+        built = check_frame(native, plain, frame)
+        # What the Python path turns into a real event, the native decoder builds too.
+        if expected is not None and not isinstance(expected, builders_unknown()):
+            assert built, frame
+
+    run()
+
+
+def builders_unknown() -> type[Any]:
+    from linktor.types.realtime import UnknownEvent
+
+    return UnknownEvent
+
+
+def test_any_realtime_frame_gives_the_python_paths_event() -> None:
+    from relaywire.streams import EnvelopeDecoder
+
+    native, plain = native_decoder(), EnvelopeDecoder()
+
+    @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+    @given(frame=st.sampled_from([0.05, 0.2, 0.5]).flatmap(frames))
+    def run(frame: bytes) -> None:
+        check_frame(native, plain, frame)
+
+    run()
+
+
+def test_deferred_frames_build_what_the_eager_decoder_builds() -> None:
+    """``defer=True`` hands out ``PendingEvent``s (``connected`` and the Python path's types
+    excepted) whose ``build()`` is the eager decoder's entry; a whole burst fed at once gives
+    the same entries as frame by frame."""
+    from linktor.websocket import _decoder_events
+    from relaywire.streams import EnvelopeDecoder, PendingEvent
+
+    eager = EnvelopeDecoder(events=_decoder_events())
+    deferred = EnvelopeDecoder(events=_decoder_events(), defer=True)
+    assert deferred.defer and not eager.defer and deferred.events is eager.events
+
+    @settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+    @given(frame=st.sampled_from([0.0, 0.0, 0.2]).flatmap(frames))
+    def run(frame: bytes) -> None:
+        (entry,), flags = eager.decode(frame)
+        (pending,), deferred_flags = deferred.decode(frame)
+        assert flags == deferred_flags
+        frame_type = json.loads(frame)["type"]
+        if frame_type in ("pong", "connected"):
+            assert type(pending) is not PendingEvent
+            built = pending
+        else:
+            assert type(pending) is PendingEvent and pending.type == frame_type
+            built = pending.build()
+            assert repr(pending) == f"<PendingEvent {frame_type}>"
+        assert type(built) is type(entry)
+        if isinstance(entry, tuple):
+            assert built == entry
+        else:
+            assert_identical(built, entry)
+
+    run()

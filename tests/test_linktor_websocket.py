@@ -640,6 +640,81 @@ async def test_unknown_and_odd_frames_are_surfaced_not_dropped(
     assert sum("not a frame" in r.getMessage() for r in caplog.records) == 2
 
 
+SERVER_MESSAGE: dict[str, Any] = {
+    "id": "m1",
+    "conversation_id": "c",
+    "sender_type": "contact",
+    "content_type": "text",
+    "content": "hi",
+    "status": "delivered",
+    "created_at": "2026-01-01T00:00:00Z",
+}
+
+
+SDK_SHAPED = {**SERVER_MESSAGE, "content": {"text": "x"}}
+
+
+async def test_events_built_natively_equal_the_python_paths(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Every frame the client reads gives the event ``to_event`` makes of its payload, in
+    order: those built natively (lazily, as the iterator takes them, or at once for handlers
+    and subscriptions), those the Python path builds, and a frame whose Python path raises
+    (an unhashable content type), which is logged and skipped without ending the iteration."""
+    payloads = [
+        ("new_message", {"conversation_id": "c", "message": SERVER_MESSAGE}),
+        (
+            "message",
+            {"conversationId": "c", "message": {**SERVER_MESSAGE, "content": {"text": "x"}}},
+        ),
+        ("message_updated", {"message": SERVER_MESSAGE}),
+        ("typing", {"conversation_id": "c", "user_id": "u", "is_typing": False}),
+        ("new_message", {"message": {**SERVER_MESSAGE, "content_type": ["x"]}}),  # raises
+        ("conversation_updated", {"id": "c", "status": "closed", "unread_count": 1}),
+        ("presence", {"user_id": "u", "status": "offline", "last_seen": "2026-01-01T00:00:00Z"}),
+        ("typing", {"is_typing": True}),  # the model refuses it: an UnknownEvent
+        ("brand_new", {"a": [1, 2]}),
+    ]
+    expected: list[RealtimeEvent] = []
+    for frame_type, payload in payloads:
+        try:
+            event = to_event(frame_type, payload)
+        except TypeError:
+            continue
+        assert event is not None
+        expected.append(event)
+
+    async def script(server: FakeServer, ws: ServerConnection) -> None:
+        await ws.send(CONNECTED)
+        await server.record(ws)
+
+    for style in ("iterate", "handlers", "subscribed"):
+        async with FakeServer(script) as server:
+            ws = LinktorWebSocket(server.url, api_key="k")
+            seen: list[RealtimeEvent] = []
+            if style == "handlers":
+                ws.on_event(seen.append)
+            if style == "subscribed":
+                await ws.subscribe("c")
+            await ws.connect()
+            assert isinstance(await asyncio.wait_for(anext(ws), TIMEOUT), ConnectedEvent)
+            assert ws.user_id == "u1"
+            conn = next(iter(server.server.connections))  # type: ignore[union-attr]
+            for frame_type, payload in payloads:
+                await conn.send(json.dumps({"type": frame_type, "payload": payload}))
+            with caplog.at_level(logging.ERROR, logger="linktor.websocket"):
+                events = [await asyncio.wait_for(anext(ws), TIMEOUT) for _ in range(len(expected))]
+            await ws.disconnect()
+        assert events == expected, style
+        for event, wanted in zip(events, expected, strict=True):
+            assert type(event) is type(wanted)
+            assert event.__pydantic_fields_set__ == wanted.__pydantic_fields_set__
+        if style == "handlers":
+            assert seen[1:] == expected
+        assert any("could not be read" in r.getMessage() for r in caplog.records)
+        caplog.clear()
+
+
 def test_to_event_maps_every_type() -> None:
     message = {
         "id": "m1",

@@ -15,13 +15,13 @@ both on random records, which is what keeps the two from drifting apart.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from linktor import _dialect
-from relaywire.models import DialectPlan, LinktorRules, plan_for
+from relaywire.models import DialectPlan, LinktorRules, ModelPlan, RealtimeEvents, plan_for
 
-__all__ = ["rules", "server_items", "server_one"]
+__all__ = ["realtime_events", "rules", "server_items", "server_one"]
 
 #: The Rust name of each of ``_dialect``'s adaptation functions (``None``: the record as it is).
 ADAPTERS: dict[Callable[..., Any] | None, str] = {
@@ -110,3 +110,33 @@ def server_items(
         return None
     items, meta, pagination, bare = found
     return items if bare else {"data": items, "meta": meta, "pagination": pagination}
+
+
+# -- realtime events -----------------------------------------------------------------------------
+
+
+def realtime_events(
+    events: Mapping[str, tuple[str, type[Any]]],
+    unknown: type[Any],
+    python: Iterable[str],
+    eager: Iterable[str] = (),
+) -> RealtimeEvents | None:
+    """The frame table of :class:`relaywire.streams.EnvelopeDecoder`: for each frame type of
+    ``events``, the rule that reads its payload and its event model's plan; ``python`` are the
+    types left to the Python path, and any other type becomes ``unknown(type=..., payload=...)``;
+    a deferring decoder builds the ``eager`` types at once. ``None`` when the models have no
+    plans (every frame then takes the Python path)."""
+    unknown_plan = plan_for(unknown)
+    if unknown_plan is None:
+        return None
+    table: dict[str, tuple[str, ModelPlan]] = {}
+    passed = set(python)
+    for frame_type, (rule, model) in events.items():
+        plan = plan_for(model)
+        if plan is None:
+            passed.add(frame_type)
+        else:
+            table[frame_type] = (rule, plan)
+    return RealtimeEvents(
+        table, unknown=unknown_plan, python=sorted(passed), rules=rules(), eager=sorted(eager)
+    )

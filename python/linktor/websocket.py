@@ -18,8 +18,10 @@ The API is the one the Go SDK documentation and the Python docs page show::
     await ws.disconnect()
 
 **Wire protocol** (spec/linktor.md 3.8): text frames ``{"type", "payload"}`` with snake_case
-payloads, decoded in Rust (:class:`relaywire.streams.EnvelopeDecoder`, one call per socket
-read) and validated into the models of :mod:`linktor.types.realtime`: ``connected`` ->
+payloads, read in Rust (:class:`relaywire.streams.EnvelopeDecoder`, one call per socket read)
+and built by it into the models of :mod:`linktor.types.realtime` (each event when the
+iterator takes it, or at once for handlers and subscriptions), the server's message shape
+adapted as below: ``connected`` ->
 :class:`ConnectedEvent`, ``new_message`` (and the SDK protocol's ``message``) ->
 :class:`MessageEvent`, ``message_updated``/``message_status`` -> :class:`MessageStatusEvent`,
 ``conversation_created``/``conversation_updated``/``conversation_update`` ->
@@ -27,7 +29,9 @@ read) and validated into the models of :mod:`linktor.types.realtime`: ``connecte
 Any other type, or a payload the model refuses, becomes an :class:`UnknownEvent` (surfaced,
 never dropped); frames that are not envelopes at all are logged and counted
 (``malformed_frames``). Messages in the server's shape (string ``content``) are adapted to the
-SDK's :class:`~linktor.types.conversation.Message`, as the REST client does.
+SDK's :class:`~linktor.types.conversation.Message`, as the REST client does. The native build
+gives exactly what :func:`to_event` (the Python path) makes of the decoded payload; a frame it
+cannot promise that for goes through :func:`to_event` itself.
 
 **What a self-hosted server sends.** The server's code (``GET /api/v1/ws``) sends only
 ``connected`` (first), ``presence`` (``online`` to the tenant's other users when someone
@@ -93,6 +97,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import functools
 import inspect
 import os
 import ssl as ssl_module
@@ -104,6 +109,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import orjson
 import pydantic
 
+from linktor._builders import realtime_events
 from linktor._dialect import adapt_message, fit
 from linktor.types.conversation import Conversation
 from linktor.types.realtime import (
@@ -125,8 +131,9 @@ from linktor.utils.errors import (
     create_error_from_response,
 )
 from linktor.utils.http import DEFAULT_BASE_URL, USER_AGENT, resolve_base_url
+from relaywire.models import RealtimeEvents
 from relaywire.redaction import get_logger, register_secret
-from relaywire.streams import EnvelopeDecoder
+from relaywire.streams import EnvelopeDecoder, PendingEvent
 from relaywire.transport.backoff import Backoff
 from relaywire.transport.errors import RequestTimeout, TransportError
 from relaywire.transport.proxy import ProxyError, ProxyOption
@@ -273,18 +280,27 @@ def _conversation_event(frame_type: str, payload: dict[str, Any]) -> Conversatio
     )
 
 
-_BUILDERS: dict[str, Callable[[str, dict[str, Any]], RealtimeEvent]] = {
-    "connected": lambda _, p: ConnectedEvent.model_validate(p),
-    "presence": lambda _, p: PresenceEvent.model_validate(p),
-    "typing": lambda _, p: TypingEvent.model_validate(p),
-    "new_message": lambda _, p: _message_event(p),
-    "message": lambda _, p: _message_event(p),
-    "message_updated": lambda _, p: _status_event(p),
-    "message_status": lambda _, p: _status_event(p),
-    "conversation_created": _conversation_event,
-    "conversation_updated": _conversation_event,
-    "conversation_update": _conversation_event,
-    "error": lambda _, p: ErrorEvent.model_validate(p),
+#: How each frame type becomes its event: which rule reads the payload (``"payload"``: the
+#: payload's fields as they are; ``"message"``, ``"status"``, ``"conversation"``: the functions
+#: above) and the event's model. The Rust decoder builds events along the same table.
+_EVENTS: dict[str, tuple[str, type[RealtimeEvent]]] = {
+    "connected": ("payload", ConnectedEvent),
+    "presence": ("payload", PresenceEvent),
+    "typing": ("payload", TypingEvent),
+    "new_message": ("message", MessageEvent),
+    "message": ("message", MessageEvent),
+    "message_updated": ("status", MessageStatusEvent),
+    "message_status": ("status", MessageStatusEvent),
+    "conversation_created": ("conversation", ConversationUpdateEvent),
+    "conversation_updated": ("conversation", ConversationUpdateEvent),
+    "conversation_update": ("conversation", ConversationUpdateEvent),
+    "error": ("payload", ErrorEvent),
+}
+_RULES: dict[str, Callable[[type[Any], str, dict[str, Any]], RealtimeEvent]] = {
+    "payload": lambda model, _, payload: model.model_validate(payload),
+    "message": lambda _, __, payload: _message_event(payload),
+    "status": lambda _, __, payload: _status_event(payload),
+    "conversation": lambda _, frame_type, payload: _conversation_event(frame_type, payload),
 }
 #: Frames the client answers or ignores itself.
 _SILENT = frozenset({"pong"})
@@ -292,15 +308,44 @@ _SILENT = frozenset({"pong"})
 
 def to_event(frame_type: str, payload: dict[str, Any]) -> RealtimeEvent | None:
     """The typed event for one decoded frame, or ``None`` for a frame with no event
-    (``pong``). Unknown types and payloads a model refuses become :class:`UnknownEvent`."""
-    build = _BUILDERS.get(frame_type)
-    if build is None:
+    (``pong``). Unknown types and payloads a model refuses become :class:`UnknownEvent`.
+
+    This is the Python path; the client's decoder builds the same events in Rust where it
+    can (:func:`linktor._builders.realtime_events`)."""
+    entry = _EVENTS.get(frame_type)
+    if entry is None:
         return None if frame_type in _SILENT else UnknownEvent(type=frame_type, payload=payload)
+    rule, model = entry
     try:
-        return build(frame_type, payload)
+        return _RULES[rule](model, frame_type, payload)
     except pydantic.ValidationError as err:
         log.debug("realtime %r frame does not fit its model: %s", frame_type, err)
         return UnknownEvent(type=frame_type, payload=payload)
+
+
+@functools.cache
+def _decoder_events() -> RealtimeEvents | None:
+    """The frame table for the native decoder (compiled once)."""
+    # ``connected`` sets the client's fields as it arrives: built at once.
+    return realtime_events(_EVENTS, UnknownEvent, _SILENT, eager={"connected"})
+
+
+def _read(frame_type: str, payload: dict[str, Any]) -> RealtimeEvent | None:
+    """:func:`to_event`, except that a frame it fails on (a bug of ours) is logged and
+    skipped: it must not cost the frames read with it, nor end the iteration."""
+    try:
+        return to_event(frame_type, payload)
+    except Exception:
+        log.exception("realtime %r frame could not be read", frame_type)
+        return None
+
+
+def _built(pending: PendingEvent) -> RealtimeEvent | None:
+    """The event of a frame taken from the queue (``None``: none, or it could not be read)."""
+    built = pending.build()
+    if type(built) is not tuple:
+        return built  # type: ignore[no-any-return]
+    return _read(*built)
 
 
 def _conversation_of(event: RealtimeEvent) -> str | None:
@@ -327,7 +372,7 @@ class _Link:
         # Resolved by the first frame or by the close, whichever comes first.
         self.welcome: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
-    def on_batch(self, entries: list[tuple[str, Any]], flags: int) -> None:
+    def on_batch(self, entries: list[Any], flags: int) -> None:
         self.got_frame = True
         if self.client._link is self:
             self.client._on_batch(entries)
@@ -398,7 +443,7 @@ class LinktorWebSocket:
         self.headers = dict(headers or {})
         self.ssl = ssl
         self.proxy = proxy
-        self._decoder = EnvelopeDecoder(max_message_size=max_message_size)
+        self._decoder: EnvelopeDecoder | None = None  # made on the first connect
         self._backoff = Backoff(initial=reconnect_delay, maximum=max_reconnect_delay)
         self._state = _State.IDLE
         self._link: _Link | None = None
@@ -409,7 +454,8 @@ class LinktorWebSocket:
         self._outbox: dict[str, bytes] = {}
         self._handlers: dict[str, tuple[Callable[[Any], Any], ...]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._queue: deque[RealtimeEvent] = deque()
+        # Events, and frames whose events are built when taken (PendingEvent).
+        self._queue: deque[RealtimeEvent | PendingEvent] = deque()
         self._waiter: asyncio.Future[None] | None = None
         self._iterating = False
         self._overflowing = False
@@ -525,6 +571,10 @@ class LinktorWebSocket:
             if self.token_in_query:
                 url = _with_token(url, credential)
         link = _Link(self)
+        if self._decoder is None:
+            self._decoder = EnvelopeDecoder(
+                max_message_size=self.max_message_size, events=_decoder_events(), defer=True
+            )
         try:
             conn = await FastWebSocket.open(
                 url,
@@ -590,15 +640,31 @@ class LinktorWebSocket:
 
     # --- receiving -------------------------------------------------------------------------
 
-    def _on_batch(self, entries: list[tuple[str, Any]]) -> None:
-        for frame_type, payload in entries:
-            if frame_type == "malformed" and isinstance(payload, str):
-                self.malformed_frames += 1
-                log.warning("skipped a realtime message that is not a frame: %s", payload)
-                continue
-            event = to_event(frame_type, payload)
-            if event is None:
-                continue
+    def _on_batch(self, entries: list[Any]) -> None:
+        # The decoder gives a PendingEvent for each frame it builds the event of (built when
+        # the iterator takes it, unless a handler or the subscription filter must see it now),
+        # the events it built at once, and (type, payload) for the others.
+        handlers = self._handlers
+        lazy = not (self._filtering or handlers)
+        for entry in entries:
+            kind = type(entry)
+            if kind is PendingEvent:
+                if lazy:
+                    self._push(entry)
+                    continue
+                entry = entry.build()
+                kind = type(entry)
+            if kind is tuple:
+                frame_type, payload = entry
+                if frame_type == "malformed" and isinstance(payload, str):
+                    self.malformed_frames += 1
+                    log.warning("skipped a realtime message that is not a frame: %s", payload)
+                    continue
+                event = _read(frame_type, payload)
+                if event is None:
+                    continue
+            else:
+                event = entry
             if self._filtering:
                 conversation_id = _conversation_of(event)
                 if conversation_id is not None and conversation_id not in self._subscriptions:
@@ -607,8 +673,10 @@ class LinktorWebSocket:
                 self.user_id = event.user_id
                 self.tenant_id = event.tenant_id
                 self.online_users = list(event.online_users)
-            self._dispatch(event)
+            if handlers:
+                self._dispatch(event)
             self._push(event)
+        self._wake()
 
     def _dispatch(self, event: RealtimeEvent) -> None:
         for handler in (*self._handlers.get(event.type, ()), *self._handlers.get("*", ())):
@@ -627,7 +695,8 @@ class LinktorWebSocket:
         if not task.cancelled() and task.exception() is not None:
             log.error("realtime handler failed", exc_info=task.exception())
 
-    def _push(self, event: RealtimeEvent) -> None:
+    def _push(self, event: RealtimeEvent | PendingEvent) -> None:
+        """Queue one event for the iterator (the caller wakes it after the batch)."""
         queue = self._queue
         if len(queue) >= self.max_queue:
             queue.popleft()
@@ -641,7 +710,6 @@ class LinktorWebSocket:
         elif self._overflowing and len(queue) < self.max_queue // 2:
             self._overflowing = False
         queue.append(event)
-        self._wake()
 
     def _wake(self) -> None:
         waiter = self._waiter
@@ -832,19 +900,27 @@ class LinktorWebSocket:
     async def __anext__(self) -> RealtimeEvent:
         queue = self._queue
         self._iterating = True
-        while not queue:
-            if self._state is _State.CLOSED:
-                if self._failure is not None:
-                    raise self._failure
-                raise StopAsyncIteration
-            if self._state is _State.IDLE:
-                raise WebSocketError("the realtime connection is not open; call connect() first")
-            waiter = self._waiter = asyncio.get_running_loop().create_future()
-            try:
-                await waiter
-            finally:
-                self._waiter = None
-        return queue.popleft()
+        while True:
+            while not queue:
+                if self._state is _State.CLOSED:
+                    if self._failure is not None:
+                        raise self._failure
+                    raise StopAsyncIteration
+                if self._state is _State.IDLE:
+                    raise WebSocketError(
+                        "the realtime connection is not open; call connect() first"
+                    )
+                waiter = self._waiter = asyncio.get_running_loop().create_future()
+                try:
+                    await waiter
+                finally:
+                    self._waiter = None
+            item = queue.popleft()
+            if type(item) is not PendingEvent:
+                return item
+            event = _built(item)
+            if event is not None:
+                return event
 
     # --- closing ---------------------------------------------------------------------------
 

@@ -31,6 +31,8 @@ __all__ = [
     "Meta",
     "MissingHeaderError",
     "ModelPlan",
+    "PendingEvent",
+    "RealtimeEvents",
     "Shopify",
     "Slack",
     "StandardWebhook",
@@ -423,6 +425,12 @@ class EnvelopeDecoder:
     not a JSON object, has no string type or has a payload that is not an object becomes
     ``("malformed", reason)`` and sets :data:`FLAG_CONTROL`. Payload keys are passed on as sent
     (no case conversion).
+
+    With ``events`` (Linktor's realtime protocol, :class:`RealtimeEvents`), a frame whose event
+    it can build exactly as the protocol's Python code would is that event object instead of
+    its tuple; the other frames stay ``(type, payload)`` tuples. With ``defer`` as well, each
+    frame of a type the events build is a :class:`PendingEvent` (its ``build()`` gives the
+    event, or the tuple).
     """
 
     def __new__(
@@ -431,14 +439,16 @@ class EnvelopeDecoder:
         type_key: str = "type",
         payload_key: str = "payload",
         max_message_size: int = 67108864,
+        events: RealtimeEvents | None = None,
+        defer: bool = False,
     ) -> EnvelopeDecoder: ...
     def feed(
         self, data: bytes | bytearray | memoryview
-    ) -> tuple[list[_Entry], int, list[bytes] | None, _CloseError | None]:
+    ) -> tuple[list[Any], int, list[bytes] | None, _CloseError | None]:
         """Raw bytes read from the socket, as :meth:`StreamDecoder.feed`: ``(events, flags,
         controls, error)``; after a protocol error (1002, 1007, 1009) no more events until
         :meth:`reset`."""
-    def decode(self, message: str | bytes | bytearray | memoryview) -> tuple[list[_Entry], int]:
+    def decode(self, message: str | bytes | bytearray | memoryview) -> tuple[list[Any], int]:
         """One complete message: ``str`` for a text message, bytes for a binary one (which
         must be UTF-8)."""
     def reset(self) -> None:
@@ -447,6 +457,10 @@ class EnvelopeDecoder:
     def type_key(self) -> str: ...
     @property
     def payload_key(self) -> str: ...
+    @property
+    def events(self) -> RealtimeEvents | None: ...
+    @property
+    def defer(self) -> bool: ...
     @property
     def max_message_size(self) -> int: ...
 
@@ -523,3 +537,30 @@ class DialectPlan:
         it is an array: ``bare``), its ``meta`` and ``pagination`` as ``json.loads`` gives them
         (``None`` when absent); ``None`` when declined. Conversations with an unknown channel
         are their channel ids."""
+
+@final
+class RealtimeEvents:
+    """Linktor's realtime frames as events, for ``EnvelopeDecoder(events=...)``: each frame
+    type's rule (``"payload"``, ``"message"``, ``"status"`` or ``"conversation"``, the rules of
+    ``linktor.websocket``) and its event model's plan; the ``python`` types stay tuples, and
+    any other type becomes the ``unknown`` model with ``type`` and ``payload``. A deferring
+    decoder still builds the ``eager`` types at once."""
+
+    def __new__(
+        cls,
+        events: Mapping[str, tuple[str, ModelPlan]],
+        *,
+        unknown: ModelPlan,
+        python: Iterable[str],
+        rules: LinktorRules,
+        eager: Iterable[str] | None = None,
+    ) -> RealtimeEvents: ...
+
+@final
+class PendingEvent:
+    """A frame whose event is built when it is taken (``EnvelopeDecoder(defer=True)``)."""
+
+    @property
+    def type(self) -> str: ...
+    def build(self) -> Any:
+        """The frame's event, or its ``(type, payload)`` tuple where the Python path decides."""

@@ -22,8 +22,9 @@ missing required field or invalid JSON, it declines, and the whole document goes
 ``model_validate_json``. Results, the inputs accepted and the errors raised are pydantic's.
 
 :class:`DialectPlan` (with :class:`LinktorRules`) builds models the same way from a Linktor
-self-hosted server's records, through the rules ``linktor._dialect`` adapts them by (see
-``linktor._builders``).
+self-hosted server's records, through the rules ``linktor._dialect`` adapts them by, and
+:class:`RealtimeEvents` lets ``relaywire.streams.EnvelopeDecoder`` build Linktor's realtime
+events (see ``linktor._builders``).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from collections.abc import Callable, Mapping
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
-from relaywire._native import DialectPlan, LinktorRules, ModelPlan
+from relaywire._native import DialectPlan, LinktorRules, ModelPlan, RealtimeEvents
 from relaywire.transport import fork
 
 if TYPE_CHECKING:
@@ -46,6 +47,7 @@ __all__ = [
     "Incomplete",
     "LinktorRules",
     "ModelPlan",
+    "RealtimeEvents",
     "Unsupported",
     "compile_plan",
     "plan_for",

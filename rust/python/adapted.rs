@@ -8,13 +8,20 @@
 //! plan cannot promise the Python path's result, both answer `None` and the caller runs the
 //! Python path on the whole body.
 
+use std::sync::{Arc, Mutex};
+
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 
+use super::envelope::envelope_tuple;
 use super::model::{of_type, string_of, Build, Built, Hooks, ModelPlan, Stop};
-use crate::adapt::{Adapter, ChannelType, Decline, Fit, Rules, Tables, Word, WordMap};
-use crate::json::{Doc, Node, NodeId};
+use super::objects::{Builder, StringCache, KEEP_TAPE_BYTES};
+use crate::adapt::{
+    Adapter, ChannelType, Decline, Fit, Obj, Recipe, Rules, Tables, Text, Val, Word, WordMap,
+};
+use crate::envelope::{classify, Keys};
+use crate::json::{Doc, Node, NodeId, Tape};
 
 /// The fitted enums the rules read, each `kind: (values, {server word: nearest value})`.
 const FITS: [&str; 7] = [
@@ -240,5 +247,200 @@ impl DialectPlan {
     fn __repr__(&self, py: Python<'_>) -> String {
         let plan = self.plan.bind(py).repr().map_or_else(|_| "?".to_owned(), |r| r.to_string());
         format!("<DialectPlan {:?} {plan}>", self.adapter)
+    }
+}
+
+// ------------------------------------------------------------------ realtime events
+
+/// What a frame type becomes.
+enum Route {
+    /// Left to the Python path (frames the client answers or ignores itself).
+    Python,
+    /// An event: the recipe reads the payload, the plan builds the event model.
+    Event(Recipe, Py<ModelPlan>),
+}
+
+/// The events of Linktor's realtime socket, for `EnvelopeDecoder(events=...)`: each frame
+/// type's recipe (`linktor.websocket`'s table) and event plan; any other type becomes an
+/// `UnknownEvent(type=..., payload=...)` (the `unknown` plan).
+#[pyclass(module = "relaywire._native", frozen)]
+pub struct RealtimeEvents {
+    routes: Vec<(Word, Route)>,
+    unknown: Py<ModelPlan>,
+    rules: Py<LinktorRules>,
+    /// Types built at once even by a deferring decoder (their events are needed at once).
+    eager: Vec<Word>,
+    /// Parsers for [`PendingEvent::build`], pooled.
+    pool: Mutex<Vec<(Tape, StringCache)>>,
+}
+
+#[pymethods]
+impl RealtimeEvents {
+    #[new]
+    #[pyo3(signature = (events, *, unknown, python, rules, eager = None))]
+    fn new(
+        events: &Bound<'_, PyAny>,
+        unknown: Py<ModelPlan>,
+        python: &Bound<'_, PyAny>,
+        rules: Py<LinktorRules>,
+        eager: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
+        let events = of_type::<PyDict>(events, "events", "a dict")?;
+        let mut routes = Vec::with_capacity(events.len());
+        for (frame_type, entry) in events.iter() {
+            let (recipe, plan): (String, Py<ModelPlan>) = entry.extract()?;
+            let Some(recipe) = Recipe::from_name(&recipe) else {
+                return Err(PyValueError::new_err(format!("unknown recipe {recipe:?}")));
+            };
+            routes.push((word(&frame_type, "a frame type")?, Route::Event(recipe, plan)));
+        }
+        for frame_type in words(python, "a frame type")? {
+            routes.push((frame_type, Route::Python));
+        }
+        let eager = match eager {
+            Some(eager) => words(eager, "a frame type")?,
+            None => Vec::new(),
+        };
+        Ok(Self { routes, unknown, rules, eager, pool: Mutex::new(Vec::new()) })
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<RealtimeEvents ({} frame types)>", self.routes.len())
+    }
+}
+
+impl RealtimeEvents {
+    /// Whether frames of this type are built here (the others take the Python path).
+    pub(super) fn routed(&self, frame_type: &[u8]) -> bool {
+        !matches!(self.route(frame_type), Some(Route::Python))
+    }
+
+    /// Whether a deferring decoder defers frames of this (routed) type.
+    pub(super) fn deferred(&self, frame_type: &[u8]) -> bool {
+        !self.eager.iter().any(|t| **t == *frame_type)
+    }
+
+    fn route(&self, frame_type: &[u8]) -> Option<&Route> {
+        self.routes.iter().find(|(t, _)| **t == *frame_type).map(|(_, r)| r)
+    }
+
+    /// The event of a whole message whose envelope was read before (see [`PendingEvent`]):
+    /// the event, or the `(type, payload)` tuple for the Python path.
+    fn build_message<'py>(
+        &self,
+        py: Python<'py>,
+        keys: &Keys,
+        message: &[u8],
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (mut tape, mut cache) = self
+            .pool
+            .lock()
+            .map(|mut pool| pool.pop())
+            .unwrap_or(None)
+            .unwrap_or_else(|| (Tape::new(), StringCache::new()));
+        let result = match tape.parse(message) {
+            Ok(doc) => match classify(&doc, keys) {
+                Ok(envelope) => {
+                    let frame_type = doc.str_bytes(doc.as_str(envelope.type_).expect("a string"));
+                    match self.event(py, &doc, &mut cache, frame_type, envelope.payload) {
+                        Some(event) => Ok(event),
+                        None => envelope_tuple(
+                            &mut Builder { py, doc: &doc, cache: &mut cache },
+                            envelope,
+                        ),
+                    }
+                }
+                Err(_) => Err(PyValueError::new_err("the message is not an envelope")),
+            },
+            Err(error) => Err(PyValueError::new_err(format!("the message is not JSON: {error}"))),
+        };
+        tape.shrink(KEEP_TAPE_BYTES);
+        if let Ok(mut pool) = self.pool.lock() {
+            pool.push((tape, cache));
+        }
+        result
+    }
+
+    /// The event of one frame (a parsed envelope), or `None` for the Python path (a frame
+    /// type it handles, or a payload the rules or the plan cannot promise to build as it
+    /// would).
+    pub(super) fn event<'py>(
+        &self,
+        py: Python<'py>,
+        doc: &Doc<'_>,
+        cache: &mut StringCache,
+        frame_type: &[u8],
+        payload: Option<NodeId>,
+    ) -> Option<Bound<'py, PyAny>> {
+        let (recipe, plan) = match self.route(frame_type) {
+            Some(Route::Python) => return None,
+            Some(Route::Event(recipe, plan)) => (Some(*recipe), plan),
+            None => (None, &self.unknown),
+        };
+        if super::model::declined(doc) {
+            return None;
+        }
+        let rules = self.rules.get();
+        let hooks = rules.hooks();
+        plan.get()
+            .with_parsed(py, doc, cache, &hooks, |build| {
+                let val = match recipe {
+                    Some(recipe) => Rules { doc, tables: &rules.tables }
+                        .event(recipe, frame_type, payload)
+                        .map_err(|Decline| Stop::Decline)?,
+                    None => Val::Obj(Obj::new(vec![
+                        (
+                            "type",
+                            Val::Text(Text {
+                                bytes: frame_type.into(),
+                                ascii: frame_type.is_ascii(),
+                            }),
+                        ),
+                        ("payload", payload.map_or_else(|| Val::Obj(Obj::default()), Val::Node)),
+                    ])),
+                };
+                build.root_of(&val)
+            })
+            .ok()
+    }
+}
+
+/// A frame whose event is built when it is taken (`EnvelopeDecoder(events=..., defer=True)`):
+/// a batch of frames read together then costs no more, and keeps no more objects alive, than
+/// frames taken one by one.
+#[pyclass(module = "relaywire._native", frozen)]
+pub struct PendingEvent {
+    events: Py<RealtimeEvents>,
+    keys: Arc<Keys>,
+    frame_type: Py<PyString>,
+    message: Box<[u8]>,
+}
+
+impl PendingEvent {
+    pub(super) fn new(
+        events: Py<RealtimeEvents>,
+        keys: Arc<Keys>,
+        frame_type: Py<PyString>,
+        message: &[u8],
+    ) -> Self {
+        Self { events, keys, frame_type, message: message.into() }
+    }
+}
+
+#[pymethods]
+impl PendingEvent {
+    /// The frame's type.
+    #[getter]
+    fn r#type(&self, py: Python<'_>) -> Py<PyString> {
+        self.frame_type.clone_ref(py)
+    }
+
+    /// The frame's event, or its `(type, payload)` tuple where the Python path decides.
+    fn build<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.events.get().build_message(py, &self.keys, &self.message)
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> String {
+        format!("<PendingEvent {}>", self.frame_type.bind(py))
     }
 }

@@ -3,24 +3,83 @@
 //!
 //! The frame parser, the JSON tape and the envelope rules ([`crate::envelope`]) are plain
 //! Rust; this layer builds the type string (interned, cached) and the payload dict exactly as
-//! `json.loads` would.
+//! `json.loads` would. Given the events of a protocol ([`RealtimeEvents`]), it builds each
+//! frame's event object instead, wherever that is exactly what the protocol's Python code
+//! makes of the tuple; the other frames stay tuples.
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString};
 
+use std::sync::Arc;
+
+use super::adapted::{PendingEvent, RealtimeEvents};
 use super::framed::{FeedResult, Framed, MessageDecode};
 use super::objects::{check_python_int_digits, pair, Builder, StringCache, KEEP_TAPE_BYTES};
 use crate::envelope::{classify, Envelope, Keys};
-use crate::json::Tape;
+use crate::json::{Doc, Tape};
 use crate::message::{parse_message, FLAG_CONTROL};
 
 /// The message-level state: keys, tape and string cache.
 struct Envelopes {
-    keys: Keys,
+    keys: Arc<Keys>,
     tape: Tape,
     cache: StringCache,
     malformed: Py<PyString>,
+    events: Option<Py<RealtimeEvents>>,
+    /// Routed frames become [`PendingEvent`]s, built when the consumer takes them.
+    defer: bool,
+}
+
+impl Envelopes {
+    /// The entry of a well-formed envelope: a `(type, payload)` tuple, or with events, the
+    /// event (or, deferred, a [`PendingEvent`]) where the events route its type.
+    fn entry<'py>(
+        &mut self,
+        py: Python<'py>,
+        doc: &Doc<'_>,
+        envelope: Envelope,
+        message: &[u8],
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let Envelope { type_, payload } = envelope;
+        if let Some(events) = &self.events {
+            let frame_type = doc.str_bytes(doc.as_str(type_).expect("a string"));
+            if events.get().routed(frame_type) {
+                if self.defer && events.get().deferred(frame_type) {
+                    let mut b = Builder { py, doc, cache: &mut self.cache };
+                    let frame_type = b.cached_string(type_)?.cast_into::<PyString>()?;
+                    let pending = PendingEvent::new(
+                        events.clone_ref(py),
+                        Arc::clone(&self.keys),
+                        frame_type.unbind(),
+                        message,
+                    );
+                    return Ok(Bound::new(py, pending)?.into_any());
+                }
+                if let Some(event) =
+                    events.get().event(py, doc, &mut self.cache, frame_type, payload)
+                {
+                    return Ok(event);
+                }
+            }
+        }
+        envelope_tuple(&mut Builder { py, doc, cache: &mut self.cache }, envelope)
+    }
+}
+
+/// `(type, payload)`: the type string (cached) and the payload as `json.loads` gives it, or
+/// `{}` when there is none.
+pub(super) fn envelope_tuple<'py>(
+    b: &mut Builder<'_, '_, 'py>,
+    Envelope { type_, payload }: Envelope,
+) -> PyResult<Bound<'py, PyAny>> {
+    let py = b.py;
+    let type_ = b.cached_string(type_)?;
+    let payload = match payload {
+        Some(id) => b.value(id)?,
+        None => PyDict::new(py).into_any(),
+    };
+    pair(py, &type_, payload)
 }
 
 impl MessageDecode for Envelopes {
@@ -31,29 +90,23 @@ impl MessageDecode for Envelopes {
         binary: bool,
         flags: &mut u8,
     ) -> PyResult<Option<Bound<'py, PyAny>>> {
-        let result = match parse_message(&mut self.tape, message, binary) {
+        let mut tape = std::mem::take(&mut self.tape);
+        let result = match parse_message(&mut tape, message, binary) {
             Ok(doc) => match check_python_int_digits(py, &doc)? {
                 Err(too_long) => Err(too_long.to_string()),
                 Ok(()) => match classify(&doc, &self.keys) {
                     Err(rejected) => Err(rejected.describe(&self.keys).to_string()),
-                    Ok(Envelope { type_, payload }) => {
-                        let mut b = Builder { py, doc: &doc, cache: &mut self.cache };
-                        let type_ = b.cached_string(type_)?;
-                        let payload = match payload {
-                            Some(id) => b.value(id)?,
-                            None => PyDict::new(py).into_any(),
-                        };
-                        Ok(pair(py, &type_, payload)?)
-                    }
+                    Ok(envelope) => Ok(self.entry(py, &doc, envelope, message)),
                 },
             },
             Err(malformed) => Err(malformed.to_string()),
         };
         if message.len() > KEEP_TAPE_BYTES {
-            self.tape.shrink(KEEP_TAPE_BYTES);
+            tape.shrink(KEEP_TAPE_BYTES);
         }
+        self.tape = tape;
         match result {
-            Ok(entry) => Ok(Some(entry)),
+            Ok(entry) => entry.map(Some),
             Err(reason) => {
                 *flags |= FLAG_CONTROL;
                 self.malformed(py, &reason).map(Some)
@@ -67,7 +120,8 @@ impl MessageDecode for Envelopes {
 }
 
 /// Decodes a `{"type": ..., "payload": {...}}` stream: raw WebSocket bytes (`feed`) or
-/// assembled messages (`decode`) to lists of `(type, payload)` tuples.
+/// assembled messages (`decode`) to lists of `(type, payload)` tuples, or with `events`, of
+/// event objects where it can build them.
 #[pyclass(module = "relaywire._native")]
 pub struct EnvelopeDecoder {
     inner: Framed<Envelopes>,
@@ -77,12 +131,17 @@ pub struct EnvelopeDecoder {
 impl EnvelopeDecoder {
     // `max_message_size` defaults to 64 MiB, spelled as a literal so that the signature shows it.
     #[new]
-    #[pyo3(signature = (*, type_key = "type", payload_key = "payload", max_message_size = 67108864))]
+    #[pyo3(signature = (
+        *, type_key = "type", payload_key = "payload", max_message_size = 67108864, events = None,
+        defer = false,
+    ))]
     fn new(
         py: Python<'_>,
         type_key: &str,
         payload_key: &str,
         max_message_size: i128,
+        events: Option<Py<RealtimeEvents>>,
+        defer: bool,
     ) -> PyResult<Self> {
         let Ok(max_message_size) = u64::try_from(max_message_size) else {
             return Err(PyValueError::new_err("max_message_size must be an int >= 0"));
@@ -90,10 +149,12 @@ impl EnvelopeDecoder {
         let keys = Keys::new(type_key, payload_key)
             .map_err(|_| PyValueError::new_err("type_key and payload_key must differ"))?;
         let envelopes = Envelopes {
-            keys,
+            keys: Arc::new(keys),
             tape: Tape::new(),
             cache: StringCache::new(),
             malformed: PyString::intern(py, "malformed").unbind(),
+            events,
+            defer,
         };
         Ok(Self { inner: Framed::new(max_message_size, envelopes) })
     }
@@ -131,6 +192,16 @@ impl EnvelopeDecoder {
     #[getter]
     fn payload_key(&self) -> &str {
         self.inner.decoder.keys.payload_key()
+    }
+
+    #[getter]
+    fn defer(&self) -> bool {
+        self.inner.decoder.defer
+    }
+
+    #[getter]
+    fn events(&self, py: Python<'_>) -> Option<Py<RealtimeEvents>> {
+        self.inner.decoder.events.as_ref().map(|events| events.clone_ref(py))
     }
 
     #[getter]

@@ -102,6 +102,9 @@ struct Key {
 
 struct Model {
     cls: Py<PyType>,
+    /// Where an instance keeps `__pydantic_extra__`, `__pydantic_private__` and
+    /// `__pydantic_fields_set__` (pydantic's slots), when they are plain object slots.
+    slots: Option<[ffi::Py_ssize_t; 3]>,
     fields: Vec<Field>,
     /// Every field name to `None`, in field order: each instance's `__dict__` starts as a copy
     /// (one allocation, no resizing), and the values replace the `None`s.
@@ -316,6 +319,7 @@ fn compile_model(spec: &Bound<'_, PyAny>, model_count: usize) -> PyResult<Model>
     let template = PyDict::new(py);
     let all_names = PySet::empty(py)?;
     let mut model = Model {
+        slots: model_slots(cls)?,
         cls: cls.clone().unbind(),
         fields: Vec::new(),
         template: template.clone().unbind(),
@@ -367,6 +371,41 @@ fn compile_model(spec: &Bound<'_, PyAny>, model_count: usize) -> PyResult<Model>
     }
     model.index_keys();
     Ok(model)
+}
+
+/// The offset of the object slot `name` of `cls`'s instances, if `name` is a writable object
+/// member (what `__slots__` makes).
+fn slot_offset(cls: &Bound<'_, PyType>, name: &str) -> PyResult<Option<ffi::Py_ssize_t>> {
+    let descriptor = cls.getattr(name)?;
+    // SAFETY: a live object; a member descriptor's `d_member` points to the `PyMemberDef` of
+    // its type, which lives as long as the type (the plan keeps the class).
+    unsafe {
+        let member_type = ptr::addr_of_mut!(ffi::PyMemberDescr_Type);
+        if ffi::Py_TYPE(descriptor.as_ptr()) != member_type {
+            return Ok(None);
+        }
+        let member = (*descriptor.as_ptr().cast::<ffi::PyMemberDescrObject>()).d_member;
+        let member = member.cast::<ffi::PyMemberDef>();
+        if (*member).type_code != ffi::Py_T_OBJECT_EX || (*member).flags & ffi::Py_READONLY != 0 {
+            return Ok(None);
+        }
+        Ok(Some((*member).offset))
+    }
+}
+
+fn model_slots(cls: &Bound<'_, PyType>) -> PyResult<Option<[ffi::Py_ssize_t; 3]>> {
+    let mut offsets = [0; 3];
+    for (offset, name) in offsets.iter_mut().zip([
+        "__pydantic_extra__",
+        "__pydantic_private__",
+        "__pydantic_fields_set__",
+    ]) {
+        match slot_offset(cls, name)? {
+            Some(found) => *offset = found,
+            None => return Ok(None),
+        }
+    }
+    Ok(Some(offsets))
 }
 
 /// `obj.<name> = value` the way `object.__setattr__` does it (pydantic's models override
@@ -745,14 +784,35 @@ impl<'py> Build<'_, '_, '_, 'py> {
             owned(py, new(cls, PyTuple::empty(py).as_ptr(), ptr::null_mut()))?
         };
         let none = py.None();
-        force_setattr(&instance, pyo3::intern!(py, "__dict__"), dict.as_ptr())?;
-        force_setattr(&instance, pyo3::intern!(py, "__pydantic_extra__"), none.as_ptr())?;
-        force_setattr(&instance, pyo3::intern!(py, "__pydantic_private__"), none.as_ptr())?;
-        force_setattr(
-            &instance,
-            pyo3::intern!(py, "__pydantic_fields_set__"),
-            fields_set.as_ptr(),
-        )?;
+        let Some(slots) = model.slots else {
+            force_setattr(&instance, pyo3::intern!(py, "__dict__"), dict.as_ptr())?;
+            force_setattr(&instance, pyo3::intern!(py, "__pydantic_extra__"), none.as_ptr())?;
+            force_setattr(&instance, pyo3::intern!(py, "__pydantic_private__"), none.as_ptr())?;
+            force_setattr(
+                &instance,
+                pyo3::intern!(py, "__pydantic_fields_set__"),
+                fields_set.as_ptr(),
+            )?;
+            return Ok(instance);
+        };
+        // What `object.__setattr__` does for these, without looking the names up: the
+        // `__dict__` setter, then the three slots of a new instance (empty until now).
+        // SAFETY: `instance` is a new instance of `model.cls`, whose slots are at these
+        // offsets (read from its member descriptors when the plan was made).
+        unsafe {
+            if ffi::PyObject_GenericSetDict(instance.as_ptr(), dict.as_ptr(), ptr::null_mut()) < 0 {
+                return Err(PyErr::fetch(py).into());
+            }
+            let base = instance.as_ptr().cast::<u8>();
+            for (offset, value) in
+                slots.into_iter().zip([none.as_ptr(), none.as_ptr(), fields_set.as_ptr()])
+            {
+                let slot = base.offset(offset).cast::<*mut ffi::PyObject>();
+                ffi::Py_INCREF(value);
+                let old = std::mem::replace(&mut *slot, value);
+                ffi::Py_XDECREF(old);
+            }
+        }
         Ok(instance)
     }
 
@@ -772,6 +832,11 @@ impl<'py> Build<'_, '_, '_, 'py> {
             let all_given = found.iter().all(|&f| f != NOT_FOUND);
             let names = if all_given { model.all_names.as_ptr() } else { ptr::null_mut() };
             let fields_set = owned(py, ffi::PySet_New(names))?;
+            // A set of field names (pydantic only ever adds names to it) cannot be part of a
+            // reference cycle, so the collector need not track it, as CPython does not track
+            // dicts of atomic values: a batch of events kept alive between collections then
+            // promotes fewer objects (and triggers fewer full collections).
+            ffi::PyObject_GC_UnTrack(fields_set.as_ptr().cast());
             for (i, field) in model.fields.iter().enumerate() {
                 let found = self.found[base + i];
                 let name = field.name.bind(py);
@@ -905,5 +970,30 @@ impl ModelPlan {
             hooks,
         };
         f(&mut build, &doc)
+    }
+
+    /// Runs `f` with a builder over a document the caller parsed (and checked with
+    /// [`declined`]), sharing the caller's string cache. A `Mismatch` declines.
+    pub(super) fn with_parsed<'py>(
+        &self,
+        py: Python<'py>,
+        doc: &Doc<'_>,
+        cache: &mut StringCache,
+        hooks: &Hooks<'_>,
+        f: impl FnOnce(&mut Build<'_, '_, '_, 'py>) -> Built<'py>,
+    ) -> Built<'py> {
+        let mut scratch = self.scratch();
+        let result = {
+            let mut build = Build {
+                plan: self,
+                values: Builder { py, doc, cache },
+                found: &mut scratch.found,
+                tz: &mut scratch.tz,
+                hooks,
+            };
+            f(&mut build)
+        };
+        self.give_back(scratch);
+        result
     }
 }

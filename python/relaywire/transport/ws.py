@@ -54,8 +54,9 @@ log = get_logger("relaywire.transport.ws")
 # websockets logs the upgrade request (URL with its token, credential headers) at DEBUG.
 install()
 
-#: ``on_batch(events, flags)``: a list of ``(event_type, payload)`` and the decoder's flags.
-BatchHandler = Callable[[list[tuple[str, Any]], int], None]
+#: ``on_batch(events, flags)``: the decoder's entries (``(event_type, payload)``, or event
+#: objects the decoder built) and its flags.
+BatchHandler = Callable[[list[Any], int], None]
 #: ``on_close(code, reason)``: called once when the connection is gone.
 CloseHandler = Callable[[int, str], None]
 
@@ -69,11 +70,9 @@ class Decoder(Protocol):
 
     def feed(
         self, data: bytes | bytearray | memoryview
-    ) -> tuple[list[tuple[str, Any]], int, list[bytes] | None, tuple[int, str] | None]: ...
+    ) -> tuple[list[Any], int, list[bytes] | None, tuple[int, str] | None]: ...
 
-    def decode(
-        self, message: str | bytes | bytearray | memoryview
-    ) -> tuple[list[tuple[str, Any]], int]: ...
+    def decode(self, message: str | bytes | bytearray | memoryview) -> tuple[list[Any], int]: ...
 
     def reset(self) -> None: ...
 

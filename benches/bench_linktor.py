@@ -76,7 +76,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-SECTIONS = ("verify", "parse", "import", "construct")
+SECTIONS = ("verify", "parse", "server", "realtime", "webhook", "import", "construct")
 
 KIB = 1024
 VERIFY_SIZES = (64, 256, KIB, 4 * KIB, 64 * KIB)
@@ -86,6 +86,10 @@ PAGE_SIZE = 100
 
 TARGET_VERIFY = 3.0
 TARGET_PARSE = 2.0
+TARGET_SERVER = 2.0
+TARGET_BURST = 5.0
+TARGET_PACED = 1.0
+TARGET_CONSTRUCT_EVENT = 5.0
 TARGET_IMPORT_MS = 150.0
 TARGET_CONSTRUCT_MS = 1.0
 
@@ -411,20 +415,10 @@ def bench_verify(report: Report, rounds: int, round_ns: int) -> None:
 # --- parse ------------------------------------------------------------------------------------
 
 
-def conversation_list_body() -> bytes:
-    """``GET /conversations?limit=100`` as the emulator answers it in the SDK protocol.
-
-    The emulator's 28 seeded conversations, plus 72 more over three channels and five contacts:
-    tags, some metadata, some assigned to the demo agent, each with one to three messages (text
-    and images, inbound and agent replies, some of them read), so every item carries its last
-    message with its nested content.
-    """
-    try:
-        import httpx
-
-        from relaywire.emulator import Emulator
-    except ImportError as exc:
-        sys.exit(f"the parse case needs the emulator: pip install -e '.[emulator]' ({exc})")
+def conversation_store_grower() -> Callable[[Any], None]:
+    """Grows the emulator's store to 100 conversations: 72 more over three channels and five
+    contacts, tags, some metadata, some assigned to the demo agent, each with one to three
+    messages (text and images, inbound and agent replies, some of them read)."""
 
     def grow(store: Any) -> None:
         rng = random.Random(7)
@@ -484,6 +478,25 @@ def conversation_list_body() -> bytes:
                 if index % 4 == 0:
                     store.set_message_status(reply["id"], "read")
 
+    return grow
+
+
+def conversation_list_body() -> bytes:
+    """``GET /conversations?limit=100`` as the emulator answers it in the SDK protocol.
+
+    The emulator's 28 seeded conversations, plus 72 more over three channels and five contacts:
+    tags, some metadata, some assigned to the demo agent, each with one to three messages (text
+    and images, inbound and agent replies, some of them read), so every item carries its last
+    message with its nested content.
+    """
+    try:
+        import httpx
+
+        from relaywire.emulator import Emulator
+    except ImportError as exc:
+        sys.exit(f"the parse case needs the emulator: pip install -e '.[emulator]' ({exc})")
+
+    grow = conversation_store_grower()
     with Emulator() as emu:
         emu.call(grow, emu.linktor)
         response = httpx.get(
@@ -662,6 +675,282 @@ def bench_parse(report: Report, rounds: int, round_ns: int) -> None:
     )
 
 
+# --- server -----------------------------------------------------------------------------------
+
+
+def server_conversations_body() -> tuple[bytes, bytes]:
+    """``GET /api/v1/conversations?page=1&page_size=100`` and ``GET /api/v1/channels`` as the
+    emulator's self-hosted dialect answers them (its ``"documented"`` profile, which pages):
+    the same 100 conversations as the parse case, snake_case, in the ``{"success", "data",
+    "meta"}`` envelope, with string message content."""
+    import httpx
+
+    from relaywire.emulator import Emulator
+
+    grow = conversation_store_grower()
+    with Emulator(linktor_server_profile="documented") as emu:
+        emu.call(grow, emu.linktor)
+        headers = {"Authorization": "Bearer lk_demo", "Accept": "application/json"}
+        conversations = httpx.get(
+            f"{emu.linktor_server_url}/conversations",
+            params={"page": 1, "page_size": PAGE_SIZE},
+            headers=headers,
+            timeout=30.0,
+        )
+        channels = httpx.get(f"{emu.linktor_server_url}/channels", headers=headers, timeout=30.0)
+    conversations.raise_for_status()
+    channels.raise_for_status()
+    if len(json.loads(conversations.content)["data"]) != PAGE_SIZE:
+        raise AssertionError(f"the emulator's server list is not {PAGE_SIZE} conversations")
+    return conversations.content, channels.content
+
+
+def official_server_list(body: bytes, channel_types: dict[str, str], window: Any) -> Any:
+    """What the client did with a self-hosted server's conversation list before this change
+    (and still does where the native plan declines): ``json.loads``, ``linktor._dialect``'s
+    paging and adaptation in Python, then ``model_validate``."""
+    from linktor._dialect import adapt_conversation, server_page
+    from linktor.types import Conversation, PaginatedResponse
+
+    page = server_page(json.loads(body), window)
+    page.pop("truncated", None)
+    page["data"] = [adapt_conversation(c, channel_types) for c in page["data"]]
+    return PaginatedResponse[Conversation].model_validate(page)
+
+
+def bench_server(report: Report, rounds: int, round_ns: int) -> None:
+    import linktor._resources as resources
+    from linktor import LinktorClient
+    from linktor._dialect import Window
+    from linktor._plan import Reply
+
+    body, channels = server_conversations_body()
+    url = "https://linktor.example.com/api/v1/conversations"
+    reply = Reply(200, body, {"content-type": "application/json"}, "GET", url)
+    channels_reply = Reply(200, channels, {"content-type": "application/json"}, "GET", url)
+
+    def client() -> Any:
+        """A client in the server dialect whose requests are answered with the bodies."""
+        made = LinktorClient(base_url="https://linktor.example.com/api/v1", api_key="x")
+        made._http.execute = lambda request: channels_reply if "channels" in request.path else reply
+        return made
+
+    ours_client = client()
+    ours_list = ours_client.conversations.list
+    page = ours_list(limit=PAGE_SIZE)  # learns the channel types (one request, once)
+    types = dict(ours_client._http.channel_types)
+    expected = official_server_list(body, types, Window(0, PAGE_SIZE))
+    expected_dump = expected.model_dump(mode="json")
+    if page != expected or page.model_dump(mode="json") != expected_dump:
+        raise AssertionError("the client's page differs from the Python adaptation's")
+
+    def same(result: Any) -> bool:
+        return result == expected and result.model_dump(mode="json") == expected_dump
+
+    baseline = Contender(
+        "official",
+        fn=official_server_list,
+        args=(body, types, Window(0, PAGE_SIZE)),
+        check=same,
+    )
+    ours = Contender("relaywire", fn=lambda: ours_list(limit=PAGE_SIZE), check=same)
+    python_client = client()
+    python_client._http.channel_types.update(types)
+    python_list = python_client.conversations.list
+
+    def python_path() -> Any:
+        native_items, native_one = resources.server_items, resources.server_one
+        resources.server_items = resources.server_one = lambda *a, **k: None  # type: ignore[assignment]
+        try:
+            return python_list(limit=PAGE_SIZE)
+        finally:
+            resources.server_items, resources.server_one = native_items, native_one
+
+    python_contender = Contender("python path", fn=python_path, check=same)
+    measure([baseline, ours, python_contender], rounds, round_ns)
+    report.add(
+        Row(
+            "server",
+            f"server dialect: {PAGE_SIZE} conversations ({len(body) / KIB:.0f} KiB), "
+            "`client.conversations.list(limit=100)` (native `DialectPlan`)",
+            baseline,
+            ours,
+            Needed(ratio=TARGET_SERVER),
+        )
+    )
+    report.add(
+        Row(
+            "server",
+            "same, the client with the native plan switched off (its Python path)",
+            baseline,
+            python_contender,
+        )
+    )
+
+
+# --- realtime ---------------------------------------------------------------------------------
+
+
+@dataclass
+class RealtimeTurn:
+    """One contender's stream of ``count`` message frames: its client CPU per event."""
+
+    name: str
+    shape: str
+    samples: list[float] = field(default_factory=list)
+
+
+def realtime_server() -> tuple[subprocess.Popen[str], str]:
+    server = subprocess.Popen(
+        [sys.executable, str(HERE / "_linktor_burst_server.py")],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert server.stdout is not None
+    url = server.stdout.readline().strip()
+    if not url.startswith("ws://"):
+        server.kill()
+        raise RuntimeError(f"the realtime server did not start: {url!r}")
+    return server, url
+
+
+def check_texts(texts: list[str], count: int) -> None:
+    if len(texts) != count:
+        raise AssertionError(f"received {len(texts)} message events, expected {count}")
+    for index in (0, count // 2, count - 1):
+        if texts[index] != f"message {index}":
+            raise AssertionError(f"event {index} has the text {texts[index]!r}")
+
+
+async def official_stream(url: str, command: str, shape: str, count: int) -> float:
+    """The official algorithm: ``websockets`` + ``json.loads`` + the model, per frame (for the
+    server's shape, with the client's Python adaptation of its message, as it was before)."""
+    import websockets
+
+    from linktor.types.realtime import MessageEvent
+    from linktor.websocket import _message_event
+
+    build = MessageEvent.model_validate if shape == "sdk" else _message_event
+    texts: list[str] = []
+    async with websockets.connect(url, compression=None, max_size=None) as ws:
+        await ws.recv()  # connected
+        frame = {"type": "typing", "payload": {"conversation_id": command, "is_typing": True}}
+        gc.collect()
+        cpu = time.process_time()
+        await ws.send(json.dumps(frame))
+        async for raw in ws:
+            event = build(json.loads(raw)["payload"])
+            texts.append(event.message.text)
+            if len(texts) == count:
+                break
+        cpu = time.process_time() - cpu
+    check_texts(texts, count)
+    return cpu
+
+
+async def linktor_stream(url: str, command: str, shape: str, count: int) -> float:
+    """Our ``LinktorWebSocket``: ``async for event in ws``."""
+    from linktor.types.realtime import MessageEvent
+    from linktor.websocket import LinktorWebSocket
+
+    texts: list[str] = []
+    ws = LinktorWebSocket(url, api_key="bench", max_queue=count + 16)
+    await ws.connect()
+    try:
+        await ws.__anext__()  # connected
+        gc.collect()
+        cpu = time.process_time()
+        await ws.send_typing(command)
+        async for event in ws:
+            if type(event) is MessageEvent:
+                texts.append(event.message.text)
+                if len(texts) == count:
+                    break
+        cpu = time.process_time() - cpu
+    finally:
+        await ws.disconnect()
+    check_texts(texts, count)
+    return cpu
+
+
+async def python_path_stream(url: str, command: str, shape: str, count: int) -> float:
+    """Our ``LinktorWebSocket`` with its native events switched off: frames decoded to dicts
+    in Rust, events built by ``to_event`` (the client before this change)."""
+    import linktor.websocket as websocket
+
+    native = websocket._decoder_events
+    websocket._decoder_events = lambda: None  # type: ignore[assignment]
+    try:
+        return await linktor_stream(url, command, shape, count)
+    finally:
+        websocket._decoder_events = native
+
+
+REALTIME_CONTENDERS = {
+    "official": official_stream,
+    "relaywire": linktor_stream,
+    "python path": python_path_stream,
+}
+
+
+def bench_realtime(
+    report: Report, rounds: int, burst_count: int, paced_count: int, paced_delay: float
+) -> None:
+    import asyncio
+
+    server, url = realtime_server()
+    turns: dict[tuple[str, str, str], RealtimeTurn] = {}
+    try:
+        for regime, count in (("burst", burst_count), ("paced", paced_count)):
+            for shape in ("sdk", "server"):
+                command = f"{regime}:{shape}:{count}"
+                if regime == "paced":
+                    command += f":{paced_delay}"
+                names = list(REALTIME_CONTENDERS)
+                log(f"  {regime} {shape}: {rounds} rounds of {count} frames ...")
+                for round_number in range(rounds):
+                    for name in in_turns(names, round_number):
+                        run = REALTIME_CONTENDERS[name](url, command, shape, count)
+                        cpu = asyncio.run(run)
+                        key = (regime, shape, name)
+                        turn = turns.setdefault(key, RealtimeTurn(name, shape))
+                        turn.samples.append(cpu / count * 1e9)
+    finally:
+        server.kill()
+        server.wait()
+    frame_names = {"sdk": "SDK-shaped `message`", "server": "server-shaped `new_message`"}
+    for regime, count in (("burst", burst_count), ("paced", paced_count)):
+        for shape in ("sdk", "server"):
+            series = {
+                name: Series(name, turns[(regime, shape, name)].samples)
+                for name in REALTIME_CONTENDERS
+            }
+            where = (
+                f"{count:,} frames in one write"
+                if regime == "burst"
+                else f"{count:,} frames, one per read ({paced_delay * 1e3:g} ms apart)"
+            )
+            needed = Needed(ratio=TARGET_BURST if regime == "burst" else TARGET_PACED)
+            report.add(
+                Row(
+                    "realtime",
+                    f"realtime {regime}, {frame_names[shape]} frames, {where}: client CPU per "
+                    "event, `LinktorWebSocket` `async for`",
+                    series["official"],
+                    series["relaywire"],
+                    needed,
+                )
+            )
+            report.add(
+                Row(
+                    "realtime",
+                    "same, `LinktorWebSocket` with its native events off (the Python path)",
+                    series["official"],
+                    series["python path"],
+                )
+            )
+
+
 # --- import -----------------------------------------------------------------------------------
 
 
@@ -811,6 +1100,13 @@ def versions_line() -> str:
     return ", ".join(parts)
 
 
+# --- webhook ----------------------------------------------------------------------------------
+
+
+def bench_webhook(report: Report, rounds: int, round_ns: int) -> None:
+    raise NotImplementedError
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--rounds", type=int, default=15, help="rounds per in-process case")
@@ -821,6 +1117,21 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="fresh interpreters per import statement (default: max(15, --rounds))",
     )
     parser.add_argument("--round-ms", type=float, default=40.0, help="length of one loop (ms)")
+    parser.add_argument(
+        "--stream-rounds", type=int, default=5, help="rounds per realtime case (default 5)"
+    )
+    parser.add_argument(
+        "--burst-frames", type=int, default=20_000, help="frames per burst (default 20,000)"
+    )
+    parser.add_argument(
+        "--paced-frames", type=int, default=1_000, help="frames per paced stream (default 1,000)"
+    )
+    parser.add_argument(
+        "--paced-delay",
+        type=float,
+        default=0.0005,
+        help="seconds between paced frames (default 0.0005; the event loop waits ~1 ms)",
+    )
     parser.add_argument("--only", default=",".join(SECTIONS), help="comma-separated sections")
     parser.add_argument("--check", action="store_true", help="exit 1 if a target FAILs")
     args = parser.parse_args(argv)
@@ -846,6 +1157,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "parse" in args.only:
         log("parse ...")
         bench_parse(report, args.rounds, round_ns)
+    if "server" in args.only:
+        log("server ...")
+        bench_server(report, args.rounds, round_ns)
+    if "realtime" in args.only:
+        log("realtime ...")
+        bench_realtime(
+            report, args.stream_rounds, args.burst_frames, args.paced_frames, args.paced_delay
+        )
+    if "webhook" in args.only:
+        log("webhook ...")
+        bench_webhook(report, args.rounds, round_ns)
     if "import" in args.only:
         log(f"import: {args.import_runs} fresh interpreters per statement ...")
         bench_import(report, args.import_runs)
@@ -873,6 +1195,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         "parse": "parse: `httpx.Response.json()` + `PaginatedResponse[Conversation]"
         ".model_validate(...)` on the emulator's `GET /conversations?limit=100` (SDK protocol); "
         "every row's result is checked equal to the baseline's (`==` and `model_dump`).",
+        "server": "server: `json.loads` + the client's Python paging and adaptation "
+        "(`linktor._dialect.server_page`, `adapt_conversation`) + `PaginatedResponse[Conversation]"
+        ".model_validate`, as the client did before; the emulator's self-hosted dialect "
+        "(`documented` profile) answering `GET /api/v1/conversations?page_size=100`; every result "
+        "is checked equal (`==` and `model_dump`).",
+        "realtime": "realtime: `websockets.connect` + `async for` + `json.loads` + "
+        "`MessageEvent.model_validate(payload)` (server shape: the client's Python adaptation, "
+        "`linktor.websocket._message_event`), against `_linktor_burst_server.py` in its own "
+        "process; `time.process_time()` from sending the command to the last event, per event; "
+        "each stream's texts are checked.",
+        "webhook": "webhook: the official `construct_event`: `hmac.new(...).hexdigest()` + "
+        "`hmac.compare_digest` + `json.loads` + `WebhookEvent(**data)`, a 1 KiB delivery.",
         "import": "import: `import httpx, pydantic` in a fresh interpreter, a lower bound of the "
         "official `import linktor` (which also defines ~130 models; ~0.2 s per the spec).",
         "construct": "construct: `httpx.Client(...)` / `httpx.AsyncClient(...)` with the official "

@@ -217,6 +217,20 @@ impl Recipe {
     }
 }
 
+/// Python's truth value of the decoded JSON value at `id` (`None`: an absent key).
+pub fn truthy(doc: &Doc<'_>, id: Option<NodeId>) -> bool {
+    let Some(id) = id else { return false };
+    match doc.node(id) {
+        Node::Null => false,
+        Node::Bool(b) => b,
+        Node::Int(i) => i != 0,
+        Node::BigInt { .. } => true,
+        Node::Float(f) => f != 0.0,
+        Node::Str(s) => s.byte_len() > 0,
+        Node::Array(c) | Node::Object(c) => c.len > 0,
+    }
+}
+
 /// A key lookup with Python's `dict.get` on a decoded object.
 enum Source<'o, 'a> {
     Node(Option<NodeId>),
@@ -264,16 +278,7 @@ impl<'a> Rules<'_, 'a> {
 
     /// Python's truth value of a decoded JSON value (`None` when the key is absent).
     pub fn truthy(&self, id: Option<NodeId>) -> bool {
-        let Some(id) = id else { return false };
-        match self.doc.node(id) {
-            Node::Null => false,
-            Node::Bool(b) => b,
-            Node::Int(i) => i != 0,
-            Node::BigInt { .. } => true,
-            Node::Float(f) => f != 0.0,
-            Node::Str(s) => s.byte_len() > 0,
-            Node::Array(c) | Node::Object(c) => c.len > 0,
-        }
+        truthy(self.doc, id)
     }
 
     fn val_truthy(&self, val: &Val<'_>) -> bool {

@@ -154,6 +154,31 @@ pub struct Doc<'a> {
     surrogates: bool,
 }
 
+/// A parsed document that owns its parts: a [`Doc`] kept after its tape moved on to the
+/// next document (copying the nodes costs less than parsing again).
+#[derive(Debug, Clone)]
+pub struct OwnedDoc {
+    nodes: Box<[Node]>,
+    scratch: Box<[u8]>,
+    input: Box<[u8]>,
+    max_int_digits: usize,
+    max_depth: usize,
+    surrogates: bool,
+}
+
+impl OwnedDoc {
+    pub fn doc(&self) -> Doc<'_> {
+        Doc {
+            nodes: &self.nodes,
+            scratch: &self.scratch,
+            input: &self.input,
+            max_int_digits: self.max_int_digits,
+            max_depth: self.max_depth,
+            surrogates: self.surrogates,
+        }
+    }
+}
+
 type Result<T> = std::result::Result<T, ParseError>;
 
 const fn err<T>(kind: ErrorKind, offset: usize) -> Result<T> {
@@ -656,6 +681,18 @@ impl<'a> Doc<'a> {
     /// The root value.
     pub const ROOT: NodeId = 0;
 
+    /// A copy that owns the nodes, the decoded strings and the input.
+    pub fn to_owned_doc(&self) -> OwnedDoc {
+        OwnedDoc {
+            nodes: self.nodes.into(),
+            scratch: self.scratch.into(),
+            input: self.input.into(),
+            max_int_digits: self.max_int_digits,
+            max_depth: self.max_depth,
+            surrogates: self.surrogates,
+        }
+    }
+
     pub fn node(&self, id: NodeId) -> Node {
         self.nodes[id as usize]
     }
@@ -1070,6 +1107,20 @@ pub(crate) mod tests {
             parse(r#"{"a":1,"\u0061":2}"#),
             Ok(Value::Object(vec![(b"a".to_vec(), Value::Int(2))]))
         );
+    }
+
+    #[test]
+    fn owned_copies_read_the_same() {
+        let mut tape = Tape::new();
+        let text = r#"{"a":"x\u00e9","b":[1,2.5,null],"c":18446744073709551616}"#;
+        let owned = tape.parse(text.as_bytes()).unwrap().to_owned_doc();
+        tape.parse(b"[0]").unwrap();
+        let doc = owned.doc();
+        assert_eq!(to_value(&doc, Doc::ROOT), parse(text).unwrap());
+        assert_eq!(doc.max_int_digits(), 20);
+        let mut out = Vec::new();
+        doc.write_compact(Doc::ROOT, &mut out);
+        assert_eq!(out, r#"{"a":"xé","b":[1,2.5,null],"c":18446744073709551616}"#.as_bytes());
     }
 
     #[test]

@@ -955,8 +955,12 @@ def test_deferred_frames_build_what_the_eager_decoder_builds() -> None:
     excepted) whose ``build()`` is the eager decoder's entry; a whole burst fed at once gives
     the same entries as frame by frame."""
     from linktor.websocket import _decoder_events
-    from relaywire.streams import EnvelopeDecoder, PendingEvent
+    from relaywire.streams import FLAG_CONTROL, EnvelopeDecoder, PendingEvent
 
+    # Without events there is nothing to defer: every entry is a tuple, flagged.
+    plain = EnvelopeDecoder(defer=True)
+    entries, flags = plain.decode(b'{"type": "typing", "payload": {"a": 1}}')
+    assert entries == [("typing", {"a": 1})] and flags == FLAG_CONTROL
     eager = EnvelopeDecoder(events=_decoder_events())
     deferred = EnvelopeDecoder(events=_decoder_events(), defer=True)
     assert deferred.defer and not eager.defer and deferred.events is eager.events
@@ -966,13 +970,15 @@ def test_deferred_frames_build_what_the_eager_decoder_builds() -> None:
     def run(frame: bytes) -> None:
         (entry,), flags = eager.decode(frame)
         (pending,), deferred_flags = deferred.decode(frame)
-        assert flags == deferred_flags
         frame_type = json.loads(frame)["type"]
         if frame_type in ("pong", "connected"):
+            # Anything but a PendingEvent is an entry to look at now: FLAG_CONTROL says so.
             assert type(pending) is not PendingEvent
+            assert deferred_flags == flags | FLAG_CONTROL
             built = pending
         else:
             assert type(pending) is PendingEvent and pending.type == frame_type
+            assert deferred_flags == flags == 0
             built = pending.build()
             assert repr(pending) == f"<PendingEvent {frame_type}>"
         assert type(built) is type(entry)
@@ -982,3 +988,188 @@ def test_deferred_frames_build_what_the_eager_decoder_builds() -> None:
             assert_identical(built, entry)
 
     run()
+
+
+# -- webhook events ------------------------------------------------------------------------------
+
+SECRET = "whsec_native_tests"
+EVENT_TYPES = [
+    "message.received",
+    "message.read",
+    "conversation.created",
+    "contact.updated",
+    "channel.error",
+    "brand.new",
+    "",
+    "Message.Received",
+]
+
+
+def data_values(rate: float) -> st.SearchStrategy[Any]:
+    message = st.fixed_dictionaries(
+        {"message": st.fixed_dictionaries({"id": IDS, "text": TEXTS}), "conversationId": IDS},
+        optional={"channelType": words("whatsapp"), "n": st.integers(-5, 5), "f": st.floats()},
+    )
+    return junk(st.one_of(message, st.just({}), st.lists(st.integers(0, 3), max_size=2)), rate)
+
+
+def delivery_fields() -> Fields:
+    return {
+        "id": lambda r: junk(words("evt_1", "evt_0123456789"), r),
+        "type": lambda r: junk(st.sampled_from(EVENT_TYPES), r),
+        "timestamp": lambda r: junk(TIMES, r),
+        "tenantId": lambda r: junk(words("tenant_demo", "t"), r),
+        "tenant_id": lambda r: junk(words("t2"), r),
+        "data": data_values,
+    }
+
+
+def deliveries(rate: float) -> st.SearchStrategy[bytes]:
+    required = frozenset({"id", "type", "timestamp", "tenantId", "data"})
+    return st.builds(
+        encode, record(delivery_fields(), rate, required), st.sampled_from([COMPACT, SPACED])
+    )
+
+
+def reader() -> Any:
+    from linktor.utils.webhook import _reader
+
+    found = _reader()
+    assert found is not None
+    return found
+
+
+def python_event(body: bytes) -> Any:
+    from linktor.utils.webhook import _python_event
+
+    try:
+        return _python_event(body)
+    except Exception as exc:
+        return exc
+
+
+def test_deliveries_are_built_as_the_python_path_builds_them() -> None:
+    native = reader()
+    built = 0
+
+    @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+    @given(body=st.sampled_from([0.0, 0.0, 0.05, 0.3]).flatmap(deliveries))
+    def run(body: bytes) -> None:
+        nonlocal built
+        expected = python_event(body)
+        event = native.parse(body)
+        if event is None:
+            return
+        assert not isinstance(expected, Exception), f"built where Python raises {expected!r}"
+        assert_identical(event, expected)
+        built += 1
+
+    run()
+    assert built > 50, "the native reader declined nearly every delivery"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"id": "e", "type": "message.received", "timestamp": "2024-01-15T10:30:00Z", '
+        b'"tenantId": "t", "data": {"x": NaN}}',  # pydantic_core.from_json takes NaN
+        b'{"id": "e", "type": "message.received", "timestamp": "2024-01-15 10:30:00", '
+        b'"tenantId": "t", "data": {}}',  # another spelling pydantic reads
+        b'{"id": "e", "type": 5, "timestamp": "t", "data": {}}',
+        b'{"id": "", "type": "message.received", "timestamp": "2024-01-15T10:30:00Z"}',
+        b'[{"id": "e"}]',
+        b'{"id": "e", "type": "message.received", "timestamp": "2024-01-15T10:30:00Z", '
+        b'"tenantId": "t", "data": 123456789012345678901234567890}',
+        b"not json",
+    ],
+)
+def test_deliveries_the_reader_declines_go_to_python(body: bytes) -> None:
+    assert reader().parse(body) is None
+    python_event(body)  # whatever it is, construct_event gives it (tested below)
+
+
+def signed(body: bytes, **extra: str) -> dict[str, str]:
+    from linktor.utils.webhook import compute_signature
+
+    return {"X-Linktor-Signature": compute_signature(body, SECRET), **extra}
+
+
+DELIVERY = json.dumps(
+    {
+        "id": "evt_1",
+        "type": "message.received",
+        "timestamp": "2024-01-15T10:30:00Z",
+        "tenantId": "tenant_demo",
+        "data": {"message": {"id": "m", "text": "hi"}, "conversationId": "c"},
+    }
+).encode()
+
+
+def test_construct_event_in_one_call_gives_the_python_paths_answers() -> None:
+    import time
+
+    from linktor.utils.errors import (
+        WebhookPayloadError,
+        WebhookReplayError,
+        WebhookSignatureError,
+    )
+    from linktor.utils.webhook import ReplayGuard, _python_event, construct_event
+
+    event = construct_event(DELIVERY, signed(DELIVERY), SECRET)
+    assert_identical(event, _python_event(DELIVERY))
+    # Stale timestamps, wrong signatures and missing headers fail as before.
+    stale = signed(DELIVERY, **{"X-Linktor-Timestamp": str(int(time.time()) - 3600)})
+    for headers, reason in [
+        (stale, "invalid_timestamp"),
+        ({"X-Linktor-Signature": "0" * 64}, "invalid_signature"),
+        ({}, "missing_signature"),
+    ]:
+        with pytest.raises(WebhookSignatureError) as info:
+            construct_event(DELIVERY, headers, SECRET)
+        assert info.value.details["reason"] == reason
+    # A body the reader declines is verified once, then parsed by the Python path.
+    spaced = DELIVERY.replace(b"T10:30:00Z", b" 10:30:00")
+    assert reader().parse(spaced) is None
+    assert_identical(construct_event(spaced, signed(spaced), SECRET), _python_event(spaced))
+    broken = b'{"id": "e", "type": "message.received"}'
+    with pytest.raises(WebhookPayloadError, match="structure"):
+        construct_event(broken, signed(broken), SECRET)
+    # The guard remembers a signature once its event is built, natively or not.
+    guard = ReplayGuard()
+    for body in (DELIVERY, spaced):
+        construct_event(body, signed(body), SECRET, replay_guard=guard)
+        with pytest.raises(WebhookReplayError):
+            construct_event(body, signed(body), SECRET, replay_guard=guard)
+    with pytest.raises(WebhookPayloadError):
+        construct_event(broken, signed(broken), SECRET, replay_guard=guard)
+    assert len(guard) == 2
+    # The documented keyword form and the Go SDK's signature form take the same path.
+    assert (
+        construct_event(DELIVERY, signature=signed(DELIVERY)["X-Linktor-Signature"], secret=SECRET)
+        == event
+    )
+    assert construct_event(DELIVERY, signed(DELIVERY)["X-Linktor-Signature"], SECRET) == event
+
+
+def test_verified_deliveries_become_events_without_verifying_again() -> None:
+    from dataclasses import dataclass
+
+    from linktor.types.webhook import UnknownWebhookEvent
+    from linktor.utils.errors import WebhookPayloadError
+    from linktor.utils.webhook import _python_event
+    from linktor.webhooks import delivery_event, parse_event
+
+    @dataclass
+    class Delivery:  # the shape of relaywire.ingest.Delivery
+        source: str
+        body: bytes
+
+    assert_identical(parse_event(DELIVERY), _python_event(DELIVERY))
+    assert_identical(delivery_event(Delivery("linktor", DELIVERY)), _python_event(DELIVERY))
+    unknown = DELIVERY.replace(b"message.received", b"brand.new")
+    assert isinstance(parse_event(unknown), UnknownWebhookEvent)
+    assert parse_event(DELIVERY.decode()) == _python_event(DELIVERY)
+    with pytest.raises(WebhookPayloadError):
+        parse_event(b"[]")
+    with pytest.raises(TypeError, match="raw bytes body"):
+        delivery_event(Delivery("linktor", None))  # type: ignore[arg-type]

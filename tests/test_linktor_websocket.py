@@ -25,6 +25,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
+import linktor.websocket as websocket
 from linktor import AuthenticationError, AuthorizationError, LinktorError, WebSocketError
 from linktor.client import LinktorAsyncClient, LinktorClient
 from linktor.types.common import MessageStatus
@@ -655,7 +656,7 @@ SDK_SHAPED = {**SERVER_MESSAGE, "content": {"text": "x"}}
 
 
 async def test_events_built_natively_equal_the_python_paths(
-    caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Every frame the client reads gives the event ``to_event`` makes of its payload, in
     order: those built natively (lazily, as the iterator takes them, or at once for handlers
@@ -688,7 +689,9 @@ async def test_events_built_natively_equal_the_python_paths(
         await ws.send(CONNECTED)
         await server.record(ws)
 
-    for style in ("iterate", "handlers", "subscribed"):
+    for style in ("iterate", "handlers", "subscribed", "python path"):
+        if style == "python path":  # the native events off: every frame through to_event
+            monkeypatch.setattr(websocket, "_decoder_events", lambda: None)
         async with FakeServer(script) as server:
             ws = LinktorWebSocket(server.url, api_key="k")
             seen: list[RealtimeEvent] = []

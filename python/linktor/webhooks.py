@@ -14,6 +14,14 @@ error                                  status  when
 The ``X-Linktor-Timestamp`` header is not signed, so only a :class:`ReplayGuard` (or handlers
 idempotent on ``event.id``) protects against a replayed delivery.
 
+Deliveries verified elsewhere (stored by ``relaywire.ingest``'s receiver, which verifies every
+request before storing it) become the same typed events with :func:`parse_event` (a raw body)
+or :func:`delivery_event` (a stored delivery), on the same native path as
+:func:`construct_event`, without verifying them again::
+
+    for delivery in relaywire.ingest.read("sqlite:///events.db", after=cursor):
+        event = delivery_event(delivery)          # a WebhookEvent, as construct_event gives
+
 Starlette and Flask are imported only when a helper for them is called.
 
 FastAPI::
@@ -56,6 +64,7 @@ from linktor.utils.webhook import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
     ReplayGuard,
+    _parse_event,
     compute_signature,
     construct_event,
     create_webhook_handler,
@@ -79,8 +88,10 @@ __all__ = [
     "compute_signature",
     "construct_event",
     "create_webhook_handler",
+    "delivery_event",
     "flask_webhook",
     "is_event_type",
+    "parse_event",
     "starlette_webhook_endpoint",
     "verify_flask_request",
     "verify_starlette_request",
@@ -90,6 +101,25 @@ __all__ = [
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def parse_event(body: bytes | bytearray | memoryview | str) -> WebhookEvent[Any]:
+    """The event of a delivery whose signature was verified already (by ``relaywire.ingest``,
+    say): what :func:`construct_event` returns for it, without verifying it again.
+
+    Raises :class:`WebhookPayloadError` for a body that is not a webhook event, as
+    :func:`construct_event` does; the raw body (never decoded) is what must be passed.
+    """
+    return _parse_event(body)
+
+
+def delivery_event(delivery: Any) -> WebhookEvent[Any]:
+    """The event of a stored delivery: anything with the raw request ``body`` (such as
+    ``relaywire.ingest.Delivery``), verified when it was received. See :func:`parse_event`."""
+    body = getattr(delivery, "body", None)
+    if not isinstance(body, (bytes, bytearray, memoryview, str)):
+        raise TypeError(f"a delivery has a raw bytes body, not {type(body).__name__}")
+    return _parse_event(body)
 
 
 def _error_body(exc: WebhookError) -> dict[str, str]:

@@ -133,7 +133,7 @@ from linktor.utils.errors import (
 from linktor.utils.http import DEFAULT_BASE_URL, USER_AGENT, resolve_base_url
 from relaywire.models import RealtimeEvents
 from relaywire.redaction import get_logger, register_secret
-from relaywire.streams import EnvelopeDecoder, PendingEvent
+from relaywire.streams import FLAG_CONTROL, EnvelopeDecoder, PendingEvent
 from relaywire.transport.backoff import Backoff
 from relaywire.transport.errors import RequestTimeout, TransportError
 from relaywire.transport.proxy import ProxyError, ProxyOption
@@ -375,7 +375,7 @@ class _Link:
     def on_batch(self, entries: list[Any], flags: int) -> None:
         self.got_frame = True
         if self.client._link is self:
-            self.client._on_batch(entries)
+            self.client._on_batch(entries, flags)
         if not self.welcome.done():
             self.welcome.set_result(None)
 
@@ -640,12 +640,21 @@ class LinktorWebSocket:
 
     # --- receiving -------------------------------------------------------------------------
 
-    def _on_batch(self, entries: list[Any]) -> None:
+    def _on_batch(self, entries: list[Any], flags: int = FLAG_CONTROL) -> None:
         # The decoder gives a PendingEvent for each frame it builds the event of (built when
         # the iterator takes it, unless a handler or the subscription filter must see it now),
-        # the events it built at once, and (type, payload) for the others.
+        # the events it built at once, and (type, payload) for the others; FLAG_CONTROL says
+        # the batch has more than PendingEvents.
         handlers = self._handlers
         lazy = not (self._filtering or handlers)
+        if lazy and not flags & FLAG_CONTROL:
+            queue = self._queue
+            if len(queue) + len(entries) <= self.max_queue:
+                if self._overflowing and len(queue) < self.max_queue // 2:
+                    self._overflowing = False
+                queue.extend(entries)
+                self._wake()
+                return
         for entry in entries:
             kind = type(entry)
             if kind is PendingEvent:

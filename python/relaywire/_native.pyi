@@ -40,6 +40,7 @@ __all__ = [
     "Stripe",
     "TimestampOutOfToleranceError",
     "Twilio",
+    "WebhookEvents",
     "WebhookVerificationError",
     "_arrow_slots",
     "_verify_arrow_batch",
@@ -564,3 +565,26 @@ class PendingEvent:
     def type(self) -> str: ...
     def build(self) -> Any:
         """The frame's event, or its ``(type, payload)`` tuple where the Python path decides."""
+
+@final
+class WebhookEvents:
+    """Linktor webhook deliveries to their ``WebhookEvent`` models (``known``: the plan of the
+    model of the ``known_types``; ``unknown``: the plan for any other type), for the bodies
+    where that is exactly what pydantic gives ``linktor.utils.webhook``'s parse."""
+
+    def __new__(
+        cls, known: ModelPlan, unknown: ModelPlan, known_types: Iterable[str]
+    ) -> WebhookEvents: ...
+    def parse(self, body: bytes | bytearray | memoryview | str) -> Any | None:
+        """The event of a (verified) body, or ``None`` where the Python path decides."""
+    def construct(
+        self,
+        payload: _Body,
+        headers: _Headers,
+        secret: _Secret,
+        tolerance: float = 300.0,
+        replay_guard: Any | None = None,
+    ) -> Any:
+        """Verify the request (``verify_linktor_request``), build its event and have
+        ``replay_guard`` remember its signature: the event, or ``0`` (not verified), ``1``
+        (verified, declined: parse it with the Python path) or ``2`` (replayed)."""

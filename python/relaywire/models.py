@@ -24,7 +24,8 @@ missing required field or invalid JSON, it declines, and the whole document goes
 :class:`DialectPlan` (with :class:`LinktorRules`) builds models the same way from a Linktor
 self-hosted server's records, through the rules ``linktor._dialect`` adapts them by, and
 :class:`RealtimeEvents` lets ``relaywire.streams.EnvelopeDecoder`` build Linktor's realtime
-events (see ``linktor._builders``).
+events (see ``linktor._builders``), and :class:`WebhookEvents` builds Linktor's webhook
+events (verifying the request first, in ``construct_event``).
 """
 
 from __future__ import annotations
@@ -36,7 +37,13 @@ from collections.abc import Callable, Mapping
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
-from relaywire._native import DialectPlan, LinktorRules, ModelPlan, RealtimeEvents
+from relaywire._native import (
+    DialectPlan,
+    LinktorRules,
+    ModelPlan,
+    RealtimeEvents,
+    WebhookEvents,
+)
 from relaywire.transport import fork
 
 if TYPE_CHECKING:
@@ -49,6 +56,7 @@ __all__ = [
     "ModelPlan",
     "RealtimeEvents",
     "Unsupported",
+    "WebhookEvents",
     "compile_plan",
     "plan_for",
     "validate_json",

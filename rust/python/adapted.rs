@@ -8,7 +8,7 @@
 //! plan cannot promise the Python path's result, both answer `None` and the caller runs the
 //! Python path on the whole body.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -16,12 +16,13 @@ use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 
 use super::envelope::envelope_tuple;
 use super::model::{of_type, string_of, Build, Built, Hooks, ModelPlan, Stop};
-use super::objects::{Builder, StringCache, KEEP_TAPE_BYTES};
+use super::objects::{Builder, StringCache};
 use crate::adapt::{
-    Adapter, ChannelType, Decline, Fit, Obj, Recipe, Rules, Tables, Text, Val, Word, WordMap,
+    truthy, Adapter, ChannelType, Decline, Fit, Obj, Recipe, Rules, Tables, Text, Val, Word,
+    WordMap,
 };
-use crate::envelope::{classify, Keys};
-use crate::json::{Doc, Node, NodeId, Tape};
+use crate::envelope::Envelope;
+use crate::json::{Doc, Node, NodeId, OwnedDoc};
 
 /// The fitted enums the rules read, each `kind: (values, {server word: nearest value})`.
 const FITS: [&str; 7] = [
@@ -270,8 +271,8 @@ pub struct RealtimeEvents {
     rules: Py<LinktorRules>,
     /// Types built at once even by a deferring decoder (their events are needed at once).
     eager: Vec<Word>,
-    /// Parsers for [`PendingEvent::build`], pooled.
-    pool: Mutex<Vec<(Tape, StringCache)>>,
+    /// String caches for [`PendingEvent::build`], pooled.
+    pool: Mutex<Vec<StringCache>>,
 }
 
 #[pymethods]
@@ -324,39 +325,23 @@ impl RealtimeEvents {
         self.routes.iter().find(|(t, _)| **t == *frame_type).map(|(_, r)| r)
     }
 
-    /// The event of a whole message whose envelope was read before (see [`PendingEvent`]):
-    /// the event, or the `(type, payload)` tuple for the Python path.
-    fn build_message<'py>(
+    /// The event of a frame read before (see [`PendingEvent`]), or its `(type, payload)`
+    /// tuple for the Python path.
+    fn build_pending<'py>(
         &self,
         py: Python<'py>,
-        keys: &Keys,
-        message: &[u8],
+        doc: &Doc<'_>,
+        envelope: Envelope,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let (mut tape, mut cache) = self
-            .pool
-            .lock()
-            .map(|mut pool| pool.pop())
-            .unwrap_or(None)
-            .unwrap_or_else(|| (Tape::new(), StringCache::new()));
-        let result = match tape.parse(message) {
-            Ok(doc) => match classify(&doc, keys) {
-                Ok(envelope) => {
-                    let frame_type = doc.str_bytes(doc.as_str(envelope.type_).expect("a string"));
-                    match self.event(py, &doc, &mut cache, frame_type, envelope.payload) {
-                        Some(event) => Ok(event),
-                        None => envelope_tuple(
-                            &mut Builder { py, doc: &doc, cache: &mut cache },
-                            envelope,
-                        ),
-                    }
-                }
-                Err(_) => Err(PyValueError::new_err("the message is not an envelope")),
-            },
-            Err(error) => Err(PyValueError::new_err(format!("the message is not JSON: {error}"))),
+        let mut cache =
+            self.pool.lock().map(|mut pool| pool.pop()).unwrap_or(None).unwrap_or_default();
+        let frame_type = doc.str_bytes(doc.as_str(envelope.type_).expect("a string"));
+        let result = match self.event(py, doc, &mut cache, frame_type, envelope.payload) {
+            Some(event) => Ok(event),
+            None => envelope_tuple(&mut Builder { py, doc, cache: &mut cache }, envelope),
         };
-        tape.shrink(KEEP_TAPE_BYTES);
         if let Ok(mut pool) = self.pool.lock() {
-            pool.push((tape, cache));
+            pool.push(cache);
         }
         result
     }
@@ -407,23 +392,23 @@ impl RealtimeEvents {
 
 /// A frame whose event is built when it is taken (`EnvelopeDecoder(events=..., defer=True)`):
 /// a batch of frames read together then costs no more, and keeps no more objects alive, than
-/// frames taken one by one.
+/// frames taken one by one. It keeps the parsed frame, so it is not parsed again.
 #[pyclass(module = "relaywire._native", frozen)]
 pub struct PendingEvent {
     events: Py<RealtimeEvents>,
-    keys: Arc<Keys>,
     frame_type: Py<PyString>,
-    message: Box<[u8]>,
+    doc: OwnedDoc,
+    envelope: Envelope,
 }
 
 impl PendingEvent {
     pub(super) fn new(
         events: Py<RealtimeEvents>,
-        keys: Arc<Keys>,
         frame_type: Py<PyString>,
-        message: &[u8],
+        doc: &Doc<'_>,
+        envelope: Envelope,
     ) -> Self {
-        Self { events, keys, frame_type, message: message.into() }
+        Self { events, frame_type, doc: doc.to_owned_doc(), envelope }
     }
 }
 
@@ -437,10 +422,116 @@ impl PendingEvent {
 
     /// The frame's event, or its `(type, payload)` tuple where the Python path decides.
     fn build<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        self.events.get().build_message(py, &self.keys, &self.message)
+        self.events.get().build_pending(py, &self.doc.doc(), self.envelope)
     }
 
     fn __repr__(&self, py: Python<'_>) -> String {
         format!("<PendingEvent {}>", self.frame_type.bind(py))
+    }
+}
+
+// ------------------------------------------------------------------ webhook events
+
+/// What [`WebhookEvents::construct`] answers instead of an event.
+const NOT_VERIFIED: u8 = 0;
+const DECLINED: u8 = 1;
+const REPLAYED: u8 = 2;
+
+/// Linktor webhook deliveries (`{"id", "type", "timestamp", "tenantId", "data"}`) to
+/// `WebhookEvent` models: `linktor.utils.webhook`'s parse, on the Rust core, for the bodies
+/// where it gives exactly the Python path's event (the others are declined).
+#[pyclass(module = "relaywire._native", frozen)]
+pub struct WebhookEvents {
+    /// The model of the known event types, and that of any other type.
+    known: Py<ModelPlan>,
+    unknown: Py<ModelPlan>,
+    known_types: Vec<Word>,
+}
+
+impl WebhookEvents {
+    fn parse<'py>(&self, body: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        if body.is_instance_of::<PyString>() {
+            return Ok(None); // `from_json` reads a str its own way (lone surrogates...)
+        }
+        let hooks = Hooks { media_mime: None };
+        let known = self.known.get();
+        known.with_document(body, &hooks, |build, doc| {
+            // `data.get("id") and data.get("type") and data.get("timestamp")`, then the model
+            // by whether the type is a known one.
+            let root = Doc::ROOT;
+            if !matches!(doc.node(root), Node::Object(_)) {
+                return Err(Stop::Decline);
+            }
+            let [id, kind, timestamp] =
+                ["id", "type", "timestamp"].map(|key| doc.get(root, key.as_bytes()));
+            if !(truthy(doc, id) && truthy(doc, kind) && truthy(doc, timestamp)) {
+                return Err(Stop::Decline);
+            }
+            let Some(Node::Str(kind)) = kind.map(|id| doc.node(id)) else {
+                return Err(Stop::Decline);
+            };
+            let kind = doc.str_bytes(kind);
+            if self.known_types.iter().any(|known| **known == *kind) {
+                build.root(root)
+            } else {
+                self.unknown
+                    .get()
+                    .with_parsed(build.py(), doc, build.cache(), &hooks, |b| b.root(root))
+            }
+        })
+    }
+}
+
+#[pymethods]
+impl WebhookEvents {
+    #[new]
+    fn new(
+        known: Py<ModelPlan>,
+        unknown: Py<ModelPlan>,
+        known_types: &Bound<'_, PyAny>,
+    ) -> PyResult<Self> {
+        Ok(Self { known, unknown, known_types: words(known_types, "an event type")? })
+    }
+
+    /// The event of a delivery's body (verified before), or `None` where the Python path
+    /// decides (and raises its errors).
+    #[pyo3(name = "parse")]
+    fn py_parse<'py>(&self, body: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        self.parse(body)
+    }
+
+    /// `construct_event` in one call: verify the request (as `verify_linktor_request`), build
+    /// its event, and with a `replay_guard`, have it remember the signature
+    /// (`replay_guard.remember(signature)`). The event, or `0` (not verified), `1` (declined:
+    /// the Python path parses it, and the guard has not been asked) or `2` (the guard saw the
+    /// signature).
+    #[pyo3(signature = (payload, headers, secret, tolerance = 300.0, replay_guard = None))]
+    fn construct<'py>(
+        &self,
+        payload: &Bound<'py, PyAny>,
+        headers: &Bound<'py, PyAny>,
+        secret: &Bound<'py, PyAny>,
+        tolerance: f64,
+        replay_guard: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = payload.py();
+        let code = |code: u8| Ok(code.into_pyobject(py)?.into_any());
+        if !super::webhooks::verify_linktor_request(payload, headers, secret, tolerance, None)? {
+            return code(NOT_VERIFIED);
+        }
+        let Some(event) = self.parse(payload)? else {
+            return code(DECLINED);
+        };
+        if let Some(guard) = replay_guard {
+            let signature = super::webhooks::linktor_signature(payload, secret)?;
+            if !guard.call_method1(pyo3::intern!(py, "remember"), (signature,))?.is_truthy()? {
+                return code(REPLAYED);
+            }
+        }
+        Ok(event)
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<WebhookEvents ({} known types)>", self.known_types.len())
     }
 }

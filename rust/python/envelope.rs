@@ -11,8 +11,6 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString};
 
-use std::sync::Arc;
-
 use super::adapted::{PendingEvent, RealtimeEvents};
 use super::framed::{FeedResult, Framed, MessageDecode};
 use super::objects::{check_python_int_digits, pair, Builder, StringCache, KEEP_TAPE_BYTES};
@@ -22,7 +20,7 @@ use crate::message::{parse_message, FLAG_CONTROL};
 
 /// The message-level state: keys, tape and string cache.
 struct Envelopes {
-    keys: Arc<Keys>,
+    keys: Keys,
     tape: Tape,
     cache: StringCache,
     malformed: Py<PyString>,
@@ -39,29 +37,33 @@ impl Envelopes {
         py: Python<'py>,
         doc: &Doc<'_>,
         envelope: Envelope,
-        message: &[u8],
+        flags: &mut u8,
     ) -> PyResult<Bound<'py, PyAny>> {
         let Envelope { type_, payload } = envelope;
         if let Some(events) = &self.events {
             let frame_type = doc.str_bytes(doc.as_str(type_).expect("a string"));
-            if events.get().routed(frame_type) {
-                if self.defer && events.get().deferred(frame_type) {
-                    let mut b = Builder { py, doc, cache: &mut self.cache };
-                    let frame_type = b.cached_string(type_)?.cast_into::<PyString>()?;
-                    let pending = PendingEvent::new(
-                        events.clone_ref(py),
-                        Arc::clone(&self.keys),
-                        frame_type.unbind(),
-                        message,
-                    );
-                    return Ok(Bound::new(py, pending)?.into_any());
-                }
+            let routed = events.get().routed(frame_type);
+            if routed && self.defer && events.get().deferred(frame_type) {
+                let mut b = Builder { py, doc, cache: &mut self.cache };
+                let frame_type = b.cached_string(type_)?.cast_into::<PyString>()?;
+                let pending =
+                    PendingEvent::new(events.clone_ref(py), frame_type.unbind(), doc, envelope);
+                return Ok(Bound::new(py, pending)?.into_any());
+            }
+            if routed {
                 if let Some(event) =
                     events.get().event(py, doc, &mut self.cache, frame_type, payload)
                 {
+                    if self.defer {
+                        *flags |= FLAG_CONTROL;
+                    }
                     return Ok(event);
                 }
             }
+        }
+        if self.defer {
+            // An entry the consumer must look at now, not only queue.
+            *flags |= FLAG_CONTROL;
         }
         envelope_tuple(&mut Builder { py, doc, cache: &mut self.cache }, envelope)
     }
@@ -96,7 +98,7 @@ impl MessageDecode for Envelopes {
                 Err(too_long) => Err(too_long.to_string()),
                 Ok(()) => match classify(&doc, &self.keys) {
                     Err(rejected) => Err(rejected.describe(&self.keys).to_string()),
-                    Ok(envelope) => Ok(self.entry(py, &doc, envelope, message)),
+                    Ok(envelope) => Ok(self.entry(py, &doc, envelope, flags)),
                 },
             },
             Err(malformed) => Err(malformed.to_string()),
@@ -149,7 +151,7 @@ impl EnvelopeDecoder {
         let keys = Keys::new(type_key, payload_key)
             .map_err(|_| PyValueError::new_err("type_key and payload_key must differ"))?;
         let envelopes = Envelopes {
-            keys: Arc::new(keys),
+            keys,
             tape: Tape::new(),
             cache: StringCache::new(),
             malformed: PyString::intern(py, "malformed").unbind(),

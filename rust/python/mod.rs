@@ -38,7 +38,7 @@ mod _native {
     use super::model::ModelPlan;
 
     #[pymodule_export]
-    use super::adapted::{DialectPlan, LinktorRules, PendingEvent, RealtimeEvents};
+    use super::adapted::{DialectPlan, LinktorRules, PendingEvent, RealtimeEvents, WebhookEvents};
 
     use pyo3::prelude::*;
 

@@ -163,6 +163,56 @@ struct Scratch {
     /// The best key found so far for each field of the models being built (a stack).
     found: Vec<u64>,
     tz: Vec<(i32, Py<PyTzInfo>)>,
+    recent: Recent,
+}
+
+/// A text of at most [`RECENT_BYTES`] bytes and the object built from it.
+type RecentSlot = Option<(u8, [u8; RECENT_BYTES], Py<PyAny>)>;
+
+const RECENT_BYTES: usize = 40;
+const RECENT_STRINGS: usize = 256;
+const RECENT_DATETIMES: usize = 4;
+
+/// Short string values and timestamps built lately, given again to later values of the same
+/// text (both are immutable; pydantic-core shares short strings the same way): ids and
+/// statuses repeat across the events of a stream, and a new message's two timestamps match.
+struct Recent {
+    /// Direct-mapped by a hash of the text.
+    strings: Vec<RecentSlot>,
+    /// Taken in turn.
+    datetimes: [RecentSlot; RECENT_DATETIMES],
+    next_datetime: usize,
+}
+
+impl std::default::Default for Recent {
+    fn default() -> Self {
+        Self {
+            strings: (0..RECENT_STRINGS).map(|_| None).collect(),
+            datetimes: std::array::from_fn(|_| None),
+            next_datetime: 0,
+        }
+    }
+}
+
+fn recent_slot(bytes: &[u8], value: &Bound<'_, PyAny>) -> RecentSlot {
+    let mut text = [0; RECENT_BYTES];
+    text[..bytes.len()].copy_from_slice(bytes);
+    Some((u8::try_from(bytes.len()).expect("short"), text, value.clone().unbind()))
+}
+
+fn recent_match<'py>(
+    py: Python<'py>,
+    slot: &RecentSlot,
+    bytes: &[u8],
+) -> Option<Bound<'py, PyAny>> {
+    match slot {
+        Some((len, text, value))
+            if usize::from(*len) == bytes.len() && text[..bytes.len()] == *bytes =>
+        {
+            Some(value.bind(py).clone())
+        }
+        _ => None,
+    }
 }
 
 const NOT_FOUND: u64 = u64::MAX;
@@ -438,12 +488,18 @@ pub(super) struct Build<'s, 'd, 'a, 'py> {
     values: Builder<'d, 'a, 'py>,
     found: &'d mut Vec<u64>,
     tz: &'d mut Vec<(i32, Py<PyTzInfo>)>,
+    recent: &'d mut Recent,
     hooks: &'d Hooks<'d>,
 }
 
 impl<'py> Build<'_, '_, '_, 'py> {
     pub(super) fn py(&self) -> Python<'py> {
         self.values.py
+    }
+
+    /// The string cache of the document's keys.
+    pub(super) fn cache(&mut self) -> &mut StringCache {
+        self.values.cache
     }
 
     /// A node as `json.loads` gives it (`None` for no node).
@@ -499,9 +555,7 @@ impl<'py> Build<'_, '_, '_, 'py> {
         // SAFETY: each ffi constructor returns a new reference or NULL with an exception set.
         unsafe {
             match (kind, node) {
-                (Kind::Str, Node::Str(s)) => {
-                    Ok(new_str(py, doc.str_bytes(s), s.is_ascii(), false)?)
-                }
+                (Kind::Str, Node::Str(s)) => Ok(self.string(doc.str_bytes(s), s.is_ascii())?),
                 (Kind::Str, _) => Err(Stop::Mismatch),
                 (Kind::Int, Node::Int(i)) => Ok(owned(py, ffi::PyLong_FromLongLong(i))?),
                 (Kind::Float, Node::Float(f)) if f.is_finite() => {
@@ -584,7 +638,7 @@ impl<'py> Build<'_, '_, '_, 'py> {
             (Kind::Nullable(_) | Kind::Any, Val::None) => Ok(py.None().into_bound(py)),
             (Kind::Nullable(inner), _) => self.value_of(inner, val),
             (Kind::Any, _) => self.any_of(val),
-            (Kind::Str, Val::Text(text)) => Ok(text_str(py, text)?),
+            (Kind::Str, Val::Text(text)) => Ok(self.string(&text.bytes, text.ascii)?),
             (Kind::Str, _) => Err(Stop::Mismatch),
             (Kind::Int, Val::Int(i)) => Ok(PyInt::new(py, *i).into_any()),
             #[allow(clippy::cast_precision_loss)]
@@ -695,7 +749,42 @@ impl<'py> Build<'_, '_, '_, 'py> {
         Ok(hook.bind(py).call1((text_str(py, url)?, text_str(py, kind)?, attachment))?)
     }
 
+    /// A `str` value, shared with a recent one of the same text when it is short.
+    fn string(&mut self, bytes: &[u8], ascii: bool) -> PyResult<Bound<'py, PyAny>> {
+        let py = self.py();
+        if bytes.len() > RECENT_BYTES {
+            return new_str(py, bytes, ascii, false);
+        }
+        let hash = fingerprint_hash(fingerprint(bytes), bytes.len());
+        let slot = &mut self.recent.strings[(hash >> 56) as usize % RECENT_STRINGS];
+        if let Some(value) = recent_match(py, slot, bytes) {
+            return Ok(value);
+        }
+        let value = new_str(py, bytes, ascii, false)?;
+        *slot = recent_slot(bytes, &value);
+        Ok(value)
+    }
+
     fn datetime(&mut self, text: &[u8]) -> Built<'py> {
+        let py = self.py();
+        let short = text.len() <= RECENT_BYTES;
+        if short {
+            if let Some(value) =
+                self.recent.datetimes.iter().find_map(|s| recent_match(py, s, text))
+            {
+                return Ok(value);
+            }
+        }
+        let value = self.parse_datetime(text)?;
+        if short {
+            let recent = &mut *self.recent;
+            recent.datetimes[recent.next_datetime] = recent_slot(text, &value);
+            recent.next_datetime = (recent.next_datetime + 1) % RECENT_DATETIMES;
+        }
+        Ok(value)
+    }
+
+    fn parse_datetime(&mut self, text: &[u8]) -> Built<'py> {
         let py = self.py();
         let Some(dt) = parse_rfc3339(text) else {
             return Err(Stop::Decline);
@@ -967,6 +1056,7 @@ impl ModelPlan {
             values: Builder { py, doc: &doc, cache: &mut scratch.cache },
             found: &mut scratch.found,
             tz: &mut scratch.tz,
+            recent: &mut scratch.recent,
             hooks,
         };
         f(&mut build, &doc)
@@ -989,6 +1079,7 @@ impl ModelPlan {
                 values: Builder { py, doc, cache },
                 found: &mut scratch.found,
                 tz: &mut scratch.tz,
+                recent: &mut scratch.recent,
                 hooks,
             };
             f(&mut build)

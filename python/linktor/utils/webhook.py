@@ -10,7 +10,10 @@ again with a fresh timestamp and it verifies, so the timestamp check cannot stop
 replayed delivery would do harm, pass a :class:`ReplayGuard` (``replay_guard=``), which refuses a
 signature it accepted recently, and/or make your handlers idempotent on ``event.id``.
 
-The HMAC and the constant-time comparison run in Rust (:mod:`relaywire.webhooks`). The answers
+The HMAC and the constant-time comparison run in Rust (:mod:`relaywire.webhooks`);
+:func:`construct_event` verifies, parses and builds the event in one native call
+(``relaywire.models.WebhookEvents``), falling back to pydantic for a body it cannot promise to
+build exactly as pydantic would. The answers
 are those of the official functions: signatures must be exactly the 64 lowercase hex characters
 (uppercase, a ``sha256=`` prefix or surrounding spaces do not verify); an empty signature or
 secret never verifies. Where the official functions raised on odd input, these answer ``False``
@@ -20,6 +23,7 @@ not UTF-8 JSON, a JSON array), which is a ``ValueError`` like the official error
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections import OrderedDict
@@ -37,6 +41,7 @@ from relaywire.webhooks import linktor_signature, verify_linktor, verify_linktor
 if TYPE_CHECKING:
     from linktor.types.webhook import WebhookEvent as WebhookEvent
     from linktor.types.webhook import WebhookEventType as WebhookEventType
+    from relaywire.models import WebhookEvents
 
     WebhookHandler: TypeAlias = Callable[[WebhookEvent[Any]], None]
 
@@ -144,10 +149,27 @@ def construct_event(
     if isinstance(request_headers, (str, bytes)):
         ok = verify_linktor(payload, request_headers, secret)
     else:
+        reader = _reader()
+        if reader is not None:
+            # One native call: verify, parse and build, and have the guard remember it.
+            outcome = reader.construct(payload, request_headers, secret, tolerance, replay_guard)
+            if type(outcome) is not int:
+                return outcome  # type: ignore[no-any-return]
+            if outcome == _REPLAYED:
+                raise WebhookReplayError()
+            if outcome == _DECLINED:  # verified; the Python path parses it
+                return _guarded(_python_event(payload), payload, secret, replay_guard)
+            raise WebhookSignatureError(reason=_failure_reason(payload, request_headers, secret))
         ok = verify_linktor_request(payload, request_headers, secret, tolerance)
     if not ok:
         raise WebhookSignatureError(reason=_failure_reason(payload, request_headers, secret))
-    event = _parse_event(payload)
+    return _guarded(_parse_event(payload), payload, secret, replay_guard)
+
+
+def _guarded(
+    event: WebhookEvent[Any], payload: Payload, secret: str, replay_guard: ReplayGuard | None
+) -> WebhookEvent[Any]:
+    """``event``, once the guard (if any) remembered the delivery's signature."""
     if replay_guard is not None and not replay_guard.remember(linktor_signature(payload, secret)):
         raise WebhookReplayError()
     return event
@@ -352,9 +374,36 @@ def _failure_reason(payload: Payload, headers: Headers, secret: str) -> str:
 
 
 _known_event_types: frozenset[str] | None = None
+# What WebhookEvents.construct answers instead of an event.
+_NOT_VERIFIED, _DECLINED, _REPLAYED = 0, 1, 2
+
+
+@functools.cache
+def _reader() -> WebhookEvents | None:
+    """The native reader of deliveries, or ``None`` when the models have no plans."""
+    from linktor.types.webhook import UnknownWebhookEvent, WebhookEvent, WebhookEventType
+    from relaywire.models import WebhookEvents, plan_for
+
+    known, unknown = plan_for(WebhookEvent), plan_for(UnknownWebhookEvent)
+    if known is None or unknown is None:
+        return None
+    return WebhookEvents(known, unknown, [member.value for member in WebhookEventType])
 
 
 def _parse_event(payload: Payload) -> WebhookEvent[Any]:
+    """A (verified) body's event: built by the Rust core where it is exactly what the Python
+    path gives, else by the Python path, whose errors are raised."""
+    if type(payload) is bytes:
+        reader = _reader()
+        if reader is not None:
+            event = reader.parse(payload)
+            if event is not None:
+                return event  # type: ignore[no-any-return]
+    return _python_event(payload)
+
+
+def _python_event(payload: Payload) -> WebhookEvent[Any]:
+    """The Python path of :func:`_parse_event` (the reference the native one is tested on)."""
     from pydantic import ValidationError as PydanticValidationError
     from pydantic_core import from_json
 

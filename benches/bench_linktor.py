@@ -28,6 +28,29 @@ Sections (``--only``)
   fallback cost (the same body with its timestamps spelled with a space, which the plan
   declines) and pydantic's own routes to the same models, each checked to give a result equal
   to the baseline's.
+* ``server``: one ``GET /api/v1/conversations?page_size=100`` answer of the emulator in the
+  self-hosted server's dialect (``documented`` profile: ``{"data": [...], "meta": {...}}``,
+  snake_case, string content), through ``client.conversations.list(limit=100)``, the
+  client's request execution answering with that body (the request is built as usual).
+  Baseline: ``json.loads`` + the client's Python paging and adaptation (``linktor._dialect``)
+  + ``PaginatedResponse[Conversation].model_validate``, as the client did before its native
+  ``DialectPlan`` (target >= 2x). Informative row: the client with the native plan off.
+* ``realtime``: ``_linktor_burst_server.py`` (its own process) sends message frames to one
+  client; the cell is the client's CPU (``time.process_time()``) per event, from sending the
+  command to the last event. Burst regime: 20,000 frames in ONE write (``--burst-frames``;
+  target >= 5x); paced regime: 1,000 frames, one per socket read (``--paced-frames``,
+  ``--paced-delay``; target >= 1x). Both for SDK-shaped ``message`` frames and for the
+  self-hosted server's ``new_message`` frames. Baseline: ``websockets.connect`` + ``async for``
+  + ``json.loads`` + ``MessageEvent.model_validate`` of the payload (server frames: the
+  client's Python adaptation, ``linktor.websocket._message_event``). Ours: ``LinktorWebSocket``
+  ``async for`` (``EnvelopeDecoder(events=RealtimeEvents, defer=True)``); informative row: the
+  same client with its native events off. ``--stream-rounds`` rounds, alternating.
+* ``webhook``: ``linktor.construct_event(body, headers, secret)`` on a 1 KiB
+  ``message.received`` delivery with the six headers the emulator sends (target >= 5x).
+  Baseline: the official ``construct_event`` (``verify_webhook``: the header names lowercased,
+  the timestamp checked, ``hmac.new(...).hexdigest()`` + ``hmac.compare_digest``; then
+  ``json.loads`` + the structure check + ``WebhookEvent(**data)``). Informative rows: only the
+  signature header, with a ``ReplayGuard``, and the native reader switched off.
 * ``import``: a fresh interpreter (in an empty working directory) times the statement with
   ``time.perf_counter()`` around it: ``import linktor`` (target < 150 ms), ``from linktor import
   LinktorClient``, ``from linktor import Conversation`` and the first ``LinktorClient(...)``
@@ -41,10 +64,11 @@ Sections (``--only``)
 
 Method
 ------
-In-process cases (verify, parse, construct) measure all contenders of a group in one process.
-Each contender is checked first (a row never times a failure), then its loop is sized to take
-about 40 ms. The contenders then take turns over the rounds (A, B, C, then C, B, A, ...), the
-garbage collector off while a loop runs; each cell is the median of its rounds' per-op times.
+In-process cases (verify, parse, server, webhook, construct) measure all contenders of a group
+in one process. Each contender is checked first (a row never times a failure), then its loop is
+sized to take about 40 ms. The contenders then take turns over the rounds (A, B, C, then
+C, B, A, ...), the garbage collector off while a loop runs; each cell is the median of its
+rounds' per-op times.
 Import runs alternate the statements the same way, one fresh interpreter each. ``ratio`` is
 ``baseline / relaywire`` (above 1: relaywire is that many times faster); ``needed`` is the
 issue's target, a ratio or an absolute bound on relaywire's time.
@@ -1103,8 +1127,145 @@ def versions_line() -> str:
 # --- webhook ----------------------------------------------------------------------------------
 
 
+def webhook_delivery(size: int) -> bytes:
+    """A ``message.received`` delivery as the emulator signs and sends it, its message text
+    padded so that the body is ``size`` bytes."""
+    event = {
+        "id": "evt_7f3c9a4e1b2d4c6f8a0b1c2d3e4f5a6b",
+        "type": "message.received",
+        "timestamp": "2026-01-15T10:30:00.123Z",
+        "tenantId": "tenant_demo",
+        "data": {
+            "message": {
+                "id": "msg_4b1d2e3f",
+                "conversationId": "conv_demo",
+                "direction": "inbound",
+                "contentType": "text",
+                "content": {"text": ""},
+                "status": "delivered",
+                "senderId": "ct_demo_1",
+                "senderType": "contact",
+                "createdAt": "2026-01-15T10:30:00.120Z",
+                "updatedAt": "2026-01-15T10:30:00.120Z",
+            },
+            "conversationId": "conv_demo",
+            "contactId": "ct_demo_1",
+            "channelId": "ch_demo",
+            "channelType": "whatsapp",
+        },
+    }
+    base = len(json.dumps(event, separators=(",", ":")).encode())
+    event["data"]["message"]["content"]["text"] = "x" * max(0, size - base)  # type: ignore[index]
+    body = json.dumps(event, separators=(",", ":")).encode()
+    assert len(body) == size, len(body)
+    return body
+
+
+def delivery_headers(body: bytes, secret: str) -> dict[str, str]:
+    """The headers the emulator sends with a delivery (``emulator/linktor/webhooks.py``), as a
+    receiver's framework hands them over."""
+    return {
+        "Content-Type": "application/json",
+        "User-Agent": "relaywire-emulator",
+        "X-Linktor-Signature": official_compute_signature(body, secret),
+        "X-Linktor-Timestamp": str(int(time.time())),
+        "X-Linktor-Event": "message.received",
+        "X-Linktor-Delivery-Id": "dlv_0f1e2d3c4b5a",
+    }
+
+
+def official_verify_webhook(
+    payload: bytes, headers: dict[str, str], secret: str, tolerance: int = 300
+) -> bool:
+    """``linktor.utils.webhook.verify_webhook`` of the official SDK (spec 1.8): the header names
+    lowercased, the signature required, a present timestamp parsed by ``int()`` and checked
+    against ``tolerance``, then ``verify_webhook_signature``."""
+    lowered = {key.lower(): value for key, value in headers.items()}
+    signature = lowered.get("x-linktor-signature")
+    if not signature:
+        return False
+    timestamp = lowered.get("x-linktor-timestamp")
+    if timestamp:
+        try:
+            sent = int(timestamp)
+        except ValueError:
+            return False
+        if abs(int(time.time()) - sent) > tolerance:
+            return False
+    return official_verify_webhook_signature(payload, signature, secret)
+
+
+def official_construct_event(
+    payload: bytes, headers: dict[str, str], secret: str, tolerance: int = 300
+) -> Any:
+    """The official ``construct_event`` (spec 1.8): ``verify_webhook``, then the body decoded,
+    ``json.loads``, the structure check and ``WebhookEvent(**data)``."""
+    from linktor.types.webhook import WebhookEvent
+
+    if not official_verify_webhook(payload, headers, secret, tolerance):
+        raise ValueError("Webhook signature verification failed")
+    try:
+        data = json.loads(payload.decode("utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"Invalid JSON payload: {exc}") from exc
+    if not data.get("id") or not data.get("type") or not data.get("timestamp"):
+        raise ValueError("Invalid webhook event structure")
+    return WebhookEvent(**data)
+
+
 def bench_webhook(report: Report, rounds: int, round_ns: int) -> None:
-    raise NotImplementedError
+    from linktor import construct_event
+    from linktor.utils import webhook
+    from linktor.utils.webhook import ReplayGuard
+
+    body = webhook_delivery(KIB)
+    headers = delivery_headers(body, SECRET)
+    bare = {"X-Linktor-Signature": headers["X-Linktor-Signature"]}
+    expected = official_construct_event(body, headers, SECRET)
+
+    def same(event: Any) -> bool:
+        return event == expected and event.model_dump() == expected.model_dump()
+
+    baseline = Contender("official", fn=official_construct_event, args=(body, headers, SECRET))
+    ours = Contender("relaywire", fn=construct_event, args=(body, headers, SECRET))
+    bare_baseline = Contender(
+        "official, bare", fn=official_construct_event, args=(body, bare, SECRET)
+    )
+    bare_ours = Contender("relaywire, bare", fn=construct_event, args=(body, bare, SECRET))
+    guard = ReplayGuard(max_entries=1)
+
+    def guarded() -> Any:
+        guard.clear()
+        return construct_event(body, headers, SECRET, replay_guard=guard)
+
+    with_guard = Contender("relaywire + guard", fn=guarded)
+    reader = webhook._reader
+
+    def python_path() -> Any:
+        webhook._reader = lambda: None  # type: ignore[assignment]
+        try:
+            return construct_event(body, headers, SECRET)
+        finally:
+            webhook._reader = reader
+
+    python = Contender("python path", fn=python_path)
+    contenders = [baseline, ours, bare_baseline, bare_ours, with_guard, python]
+    for contender in contenders:
+        contender.check = same
+    measure(contenders, rounds, round_ns)
+    size = format_size(len(body))
+    case = f"`construct_event(body, headers, secret)`, {size} delivery, the emulator's 6 headers"
+    report.add(Row("webhook", case, baseline, ours, Needed(ratio=TARGET_CONSTRUCT_EVENT)))
+    report.add(Row("webhook", "same, only the signature header", bare_baseline, bare_ours))
+    report.add(Row("webhook", "same (6 headers), with a `ReplayGuard`", baseline, with_guard))
+    report.add(
+        Row(
+            "webhook",
+            "same, the native reader switched off (verify in Rust, parse with pydantic)",
+            baseline,
+            python,
+        )
+    )
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -1205,8 +1366,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "`linktor.websocket._message_event`), against `_linktor_burst_server.py` in its own "
         "process; `time.process_time()` from sending the command to the last event, per event; "
         "each stream's texts are checked.",
-        "webhook": "webhook: the official `construct_event`: `hmac.new(...).hexdigest()` + "
-        "`hmac.compare_digest` + `json.loads` + `WebhookEvent(**data)`, a 1 KiB delivery.",
+        "webhook": "webhook: the official `construct_event`: `verify_webhook` (header names "
+        "lowercased, timestamp checked, `hmac.new(...).hexdigest()` + `hmac.compare_digest`) + "
+        "`json.loads` + `WebhookEvent(**data)`, a 1 KiB delivery with the emulator's headers; "
+        "every result is checked equal (`==` and `model_dump`).",
         "import": "import: `import httpx, pydantic` in a fresh interpreter, a lower bound of the "
         "official `import linktor` (which also defines ~130 models; ~0.2 s per the spec).",
         "construct": "construct: `httpx.Client(...)` / `httpx.AsyncClient(...)` with the official "

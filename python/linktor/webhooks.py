@@ -17,10 +17,14 @@ idempotent on ``event.id``) protects against a replayed delivery.
 Deliveries verified elsewhere (stored by ``relaywire.ingest``'s receiver, which verifies every
 request before storing it) become the same typed events with :func:`parse_event` (a raw body)
 or :func:`delivery_event` (a stored delivery), on the same native path as
-:func:`construct_event`, without verifying them again::
+:func:`construct_event`, without verifying them again. ``relaywire.ingest.read`` takes it as
+the decoder of a Linktor source::
 
-    for delivery in relaywire.ingest.read("sqlite:///events.db", after=cursor):
-        event = delivery_event(delivery)          # a WebhookEvent, as construct_event gives
+    deliveries = relaywire.ingest.read(
+        "sqlite:///events.db", after=cursor, events={"linktor": delivery_event}
+    )
+    for delivery in deliveries:
+        delivery.event                            # a WebhookEvent, as construct_event gives
 
 Starlette and Flask are imported only when a helper for them is called.
 

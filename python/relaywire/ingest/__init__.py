@@ -31,11 +31,12 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
 
 from relaywire.ingest._app import IngestApp
 from relaywire.ingest._config import IngestConfig, IngestConfigError, load_config, parse_config
-from relaywire.ingest._read import aread, astats, read, stats
+from relaywire.ingest._read import EventDecoders, aread, astats, read, stats
 from relaywire.ingest._server import Receiver
 from relaywire.ingest._sink import (
     SINKS,
     Delivery,
+    DeliveryEventError,
     Record,
     Sink,
     SinkError,
@@ -52,6 +53,8 @@ __all__ = [
     "SCHEMES",
     "SINKS",
     "Delivery",
+    "DeliveryEventError",
+    "EventDecoders",
     "IngestApp",
     "IngestConfig",
     "IngestConfigError",

@@ -38,6 +38,19 @@ class SinkError(Exception):
     """A sink URL is invalid, or a sink cannot be used as configured."""
 
 
+class DeliveryEventError(SinkError):
+    """The ``events=`` decoder of a source raised on a stored delivery (a body that is not an
+    event of that platform, say). ``delivery`` is the delivery (its ``cursor`` resumes after
+    it); the decoder's exception is the ``__cause__``."""
+
+    def __init__(self, delivery: Delivery, error: BaseException) -> None:
+        self.delivery = delivery
+        super().__init__(
+            f"delivery {delivery.id!r} of source {delivery.source!r} (cursor "
+            f"{delivery.cursor}) could not be read as an event: {type(error).__name__}: {error}"
+        )
+
+
 class SinkUnavailableError(SinkError):
     """The sink cannot store right now (down, no quorum, timed out); the sender should retry.
 
@@ -63,7 +76,8 @@ class Delivery:
 
     ``body`` is the raw request body, byte for byte; ``headers`` the request headers kept with
     it (names in lowercase). ``cursor`` is opaque: persist it and pass it as ``after=`` to
-    resume after this delivery.
+    resume after this delivery. ``event`` is what the ``events=`` decoder of its source made of
+    it (``read(url, events={"linktor": delivery_event})``), ``None`` without one.
     """
 
     source: str
@@ -72,6 +86,7 @@ class Delivery:
     headers: dict[str, str]
     body: bytes
     cursor: str
+    event: Any = None
 
     @classmethod
     def from_stored(

@@ -20,6 +20,8 @@ import asyncio
 import json
 import re
 import socket
+from collections.abc import Callable
+from typing import Any
 
 from websockets.frames import Frame, Opcode
 from websockets.http11 import Request
@@ -55,11 +57,14 @@ def burst(session_key: str, count: int) -> bytes:
     return b"".join(frames)
 
 
-class BurstConnection(asyncio.Protocol):
+class SansIOConnection(asyncio.Protocol):
+    """A server connection on websockets' Sans-I/O protocol: after the upgrade it calls
+    ``on_open()``, then ``on_frame(...)`` with each text or binary frame's decoded JSON.
+    ``_linktor_burst_server.py`` serves its frames on it too."""
+
     def __init__(self) -> None:
         self.protocol = ServerProtocol(max_size=None)
         self.transport: asyncio.Transport | None = None
-        self.session_key = "py_unknown"
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -73,24 +78,16 @@ class BurstConnection(asyncio.Protocol):
                 response = protocol.accept(event)
                 protocol.send_response(response)
                 if response.status_code == 101:
-                    self.send({"type": "ready", "webhook_id": WEBHOOK_ID})
+                    self.on_open()
             elif isinstance(event, Frame) and event.opcode in (Opcode.TEXT, Opcode.BINARY):
                 self.on_frame(json.loads(bytes(event.data)))
         self.flush()
 
-    def on_frame(self, frame: dict[str, object]) -> None:
-        kind = frame.get("type")
-        if kind == "session.start":
-            self.session_key = str(frame.get("session_key") or "py_server_made")
-            self.send({"type": "session.started", "session_key": self.session_key, "at": AT})
-        elif kind == "message":
-            message = frame.get("message")
-            text = message.get("text") if isinstance(message, dict) else None
-            found = STREAM_COMMAND.match(text) if isinstance(text, str) else None
-            count = int(found.group(1)) if found else 3
-            self.flush()
-            assert self.transport is not None
-            self.transport.write(burst(self.session_key, count))
+    def on_open(self) -> None:
+        """The upgrade succeeded."""
+
+    def on_frame(self, frame: Any) -> None:
+        """A JSON frame from the client."""
 
     def send(self, frame: dict[str, object]) -> None:
         self.protocol.send_text(json.dumps(frame, separators=(",", ":")).encode())
@@ -110,16 +107,43 @@ class BurstConnection(asyncio.Protocol):
         self.protocol.receive_eof()
         return None
 
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.transport = None
 
-async def serve() -> None:
+
+class BurstConnection(SansIOConnection):
+    def __init__(self) -> None:
+        super().__init__()
+        self.session_key = "py_unknown"
+
+    def on_open(self) -> None:
+        self.send({"type": "ready", "webhook_id": WEBHOOK_ID})
+
+    def on_frame(self, frame: dict[str, object]) -> None:
+        kind = frame.get("type")
+        if kind == "session.start":
+            self.session_key = str(frame.get("session_key") or "py_server_made")
+            self.send({"type": "session.started", "session_key": self.session_key, "at": AT})
+        elif kind == "message":
+            message = frame.get("message")
+            text = message.get("text") if isinstance(message, dict) else None
+            found = STREAM_COMMAND.match(text) if isinstance(text, str) else None
+            count = int(found.group(1)) if found else 3
+            self.flush()
+            assert self.transport is not None
+            self.transport.write(burst(self.session_key, count))
+
+
+async def serve(connection: Callable[[], asyncio.Protocol], url: str) -> None:
+    """Serve ``connection`` on a free loopback port; print ``url`` with the port filled in."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.bind(("127.0.0.1", 0))
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(BurstConnection, sock=sock)
-    print(f"http://127.0.0.1:{sock.getsockname()[1]}", flush=True)
+    server = await loop.create_server(connection, sock=sock)
+    print(url.format(port=sock.getsockname()[1]), flush=True)
     async with server:
         await server.serve_forever()
 
 
 if __name__ == "__main__":
-    asyncio.run(serve())
+    asyncio.run(serve(BurstConnection, "http://127.0.0.1:{port}"))

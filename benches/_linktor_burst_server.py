@@ -18,25 +18,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 from typing import Any
 
-from websockets.frames import Frame, Opcode
-from websockets.http11 import Request
-from websockets.server import ServerProtocol
+from _burst_ws_server import SansIOConnection, serve, text_frame
 
 CONVERSATION = "conv_bench"
 AT = "2026-01-15T10:30:00.123456Z"
-
-
-def text_frame(payload: bytes) -> bytes:
-    """One unmasked, unfragmented server-to-client text frame."""
-    size = len(payload)
-    if size < 126:
-        return bytes((0x81, size)) + payload
-    if size < 65536:
-        return b"\x81\x7e" + size.to_bytes(2, "big") + payload
-    return b"\x81\x7f" + size.to_bytes(8, "big") + payload
 
 
 def message_frame(shape: str, index: int) -> dict[str, Any]:
@@ -74,30 +61,10 @@ def encode(frame: dict[str, Any]) -> bytes:
     return text_frame(json.dumps(frame, separators=(",", ":")).encode())
 
 
-class Connection(asyncio.Protocol):
-    def __init__(self) -> None:
-        self.protocol = ServerProtocol(max_size=None)
-        self.transport: asyncio.Transport | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-
-    def data_received(self, data: bytes) -> None:
-        protocol = self.protocol
-        protocol.receive_data(data)
-        for event in protocol.events_received():
-            if isinstance(event, Request):
-                response = protocol.accept(event)
-                protocol.send_response(response)
-                if response.status_code == 101:
-                    connected = {"user_id": "usr_bench", "tenant_id": "t", "online_users": []}
-                    protocol.send_text(
-                        json.dumps({"type": "connected", "payload": connected}).encode()
-                    )
-            elif isinstance(event, Frame) and event.opcode in (Opcode.TEXT, Opcode.BINARY):
-                self.on_frame(json.loads(bytes(event.data)))
-        self.flush()
+class Connection(SansIOConnection):
+    def on_open(self) -> None:
+        connected = {"user_id": "usr_bench", "tenant_id": "t", "online_users": []}
+        self.send({"type": "connected", "payload": connected})
 
     def on_frame(self, frame: dict[str, Any]) -> None:
         payload = frame.get("payload")
@@ -120,34 +87,6 @@ class Connection(asyncio.Protocol):
             self.transport.write(encode(message_frame(shape, index)))
             await asyncio.sleep(delay)
 
-    def flush(self) -> None:
-        transport = self.transport
-        if transport is None or transport.is_closing():
-            return
-        for chunk in self.protocol.data_to_send():
-            if chunk:
-                transport.write(chunk)
-            else:  # the protocol asks for the TCP close after the closing handshake
-                transport.close()
-                return
-
-    def eof_received(self) -> bool | None:
-        self.protocol.receive_eof()
-        return None
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.transport = None
-
-
-async def serve() -> None:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.bind(("127.0.0.1", 0))
-    loop = asyncio.get_running_loop()
-    server = await loop.create_server(Connection, sock=sock)
-    print(f"ws://127.0.0.1:{sock.getsockname()[1]}/ws", flush=True)
-    async with server:
-        await server.serve_forever()
-
 
 if __name__ == "__main__":
-    asyncio.run(serve())
+    asyncio.run(serve(Connection, "ws://127.0.0.1:{port}/ws"))

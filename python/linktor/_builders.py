@@ -36,15 +36,6 @@ ADAPTERS: dict[Callable[..., Any] | None, str] = {
     _dialect.adapt_flow: "flow",
 }
 
-_FITS = (
-    "content_type",
-    "sender_type",
-    "conversation_status",
-    "channel_type",
-    "bot_status",
-    "bot_type",
-    "node_type",
-)
 #: Above this code point no character is whitespace (``str.isspace``); tested.
 LAST_SPACE = 0x3000
 
@@ -54,7 +45,12 @@ def rules() -> LinktorRules:
     """``_dialect``'s tables, as the Rust rules read them."""
     enums = _dialect._enums()
     return LinktorRules(
-        fits={kind: (sorted(enums[kind]), dict(_dialect._NEAREST.get(kind, {}))) for kind in _FITS},
+        # Every enum with its nearest words; the rules take the kinds they fit (and say which
+        # one is missing, if any).
+        fits={
+            kind: (sorted(words), dict(_dialect._NEAREST.get(kind, {})))
+            for kind, words in enums.items()
+        },
         media_content_types=sorted(_dialect._MEDIA_CONTENT_TYPES),
         channel_status=dict(_dialect._CHANNEL_STATUS),
         weekdays=dict(_dialect._WEEKDAYS),

@@ -719,15 +719,7 @@ async def test_events_built_natively_equal_the_python_paths(
 
 
 def test_to_event_maps_every_type() -> None:
-    message = {
-        "id": "m1",
-        "conversation_id": "c",
-        "sender_type": "contact",
-        "content_type": "text",
-        "content": "hi",
-        "status": "delivered",
-        "created_at": "2026-01-01T00:00:00Z",
-    }
+    message = dict(SERVER_MESSAGE)
     event = to_event("new_message", {"conversation_id": "c", "message": message})
     assert isinstance(event, MessageEvent) and event.message.text == "hi"
     assert isinstance(to_event("message", {"message": message}), MessageEvent)

@@ -922,6 +922,35 @@ async def test_connect_while_reconnecting_waits_for_it() -> None:
         await ws.disconnect()
 
 
+async def test_connect_on_a_closing_connection_waits_for_the_reconnect() -> None:
+    """The server's close frame can arrive with ``connected``: the connection is closing, but
+    its close is reported only once TCP closes. A ``connect()`` in between (with no event loop
+    turn, as ``asyncio.wait_for`` runs its coroutine from Python 3.12 on) waits for the
+    reconnect instead of returning on a dead connection.
+
+    Regression: it returned at once, not connected (the 3.12/3.13 failure of the test above).
+    """
+
+    async def script(server: FakeServer, ws: ServerConnection) -> None:
+        await ws.send(CONNECTED)
+        if len(server.received) == 1:
+            await ws.close(1012)
+        else:
+            await server.record(ws)
+
+    async def connect_twice(ws: LinktorWebSocket) -> None:
+        await ws.connect()
+        await ws.connect()  # no await in between that would let the close be reported
+
+    async with FakeServer(script) as server:
+        ws = LinktorWebSocket(server.url, api_key="k")
+        # The second frame (the close) is read in the same batch as the first.
+        await asyncio.sleep(0)
+        await asyncio.wait_for(connect_twice(ws), TIMEOUT)
+        assert ws.is_connected and ws.connections == 2
+        await ws.disconnect()
+
+
 async def test_disconnect_during_connect_leaves_nothing_open() -> None:
     async with FakeServer(connected_then_record, delay=lambda n: 0.2) as server:
         ws = LinktorWebSocket(server.url, api_key="k")

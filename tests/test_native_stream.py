@@ -916,3 +916,24 @@ def test_random_frames_never_raise(
         assert isinstance(events, list) and isinstance(flags, int)
         assert controls is None or all(isinstance(c, bytes) for c in controls)
         assert error is None or (error[0] in (1002, 1007, 1009) and isinstance(error[1], str))
+
+
+@pytest.mark.parametrize("execution_id", ["\ud800x", "a\udfffb\ud83d", "é\ud800", "exec_1"])
+def test_execution_id_keeps_lone_surrogates(execution_id: str) -> None:
+    """``execution_id`` comes back as ``json.loads`` reads it, lone surrogates included, and a
+    value read from it can be set back.
+
+    Regression: it was decoded as lossy UTF-8 (``"\\ud800x"`` became three U+FFFD and an x),
+    and a surrogate could not be set.
+    """
+    message = json.dumps(
+        {"type": "flow.completed", "data": {"execution_id": execution_id, "output": {}}}
+    )
+    assert json.loads(message)["data"]["execution_id"] == execution_id
+    decoder = new_decoder()
+    decoder.decode(message)
+    assert decoder.execution_id == execution_id
+    decoder.execution_id = None
+    assert decoder.execution_id is None
+    decoder.execution_id = execution_id
+    assert decoder.execution_id == execution_id

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import sys
 from typing import Any
 
 import pytest
@@ -296,6 +297,7 @@ def test_verify_base64_rejects_wrong_padding() -> None:
     """
     verifier = HmacVerifier(SECRET, encoding="base64")
     over_padded = B64 + "="
-    with pytest.raises(ValueError):
-        base64.b64decode(over_padded, validate=True)
+    if sys.version_info >= (3, 11):  # 3.10's validate=True checks only the alphabet
+        with pytest.raises(ValueError):
+            base64.b64decode(over_padded, validate=True)
     assert verifier.verify(BODY, over_padded) is False

@@ -362,15 +362,23 @@ class _Link:
     """One connection attempt: routes the transport's callbacks to the client while it is the
     current one (callbacks of a replaced connection are ignored)."""
 
-    __slots__ = ("client", "closed", "conn", "got_frame", "welcome")
+    __slots__ = ("client", "closed", "conn", "got_frame", "lost", "welcome")
 
     def __init__(self, client: LinktorWebSocket) -> None:
         self.client = client
         self.conn: FastWebSocket | None = None
         self.got_frame = False
         self.closed: tuple[int, str] | None = None
+        loop = asyncio.get_running_loop()
         # Resolved by the first frame or by the close, whichever comes first.
-        self.welcome: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.welcome: asyncio.Future[None] = loop.create_future()
+        # Resolved once the transport reported the close.
+        self.lost: asyncio.Future[None] = loop.create_future()
+
+    def closing(self) -> bool:
+        """The connection stopped being open (a close frame came or went, or TCP closed)
+        but the transport has not reported the close yet."""
+        return self.closed is None and self.conn is not None and not self.conn.is_open
 
     def on_batch(self, entries: list[Any], flags: int) -> None:
         self.got_frame = True
@@ -383,6 +391,8 @@ class _Link:
         self.closed = (code, reason)
         if not self.welcome.done():
             self.welcome.set_result(None)
+        if not self.lost.done():
+            self.lost.set_result(None)
         if self.client._link is self:
             self.client._on_close(code, reason)
 
@@ -523,6 +533,9 @@ class LinktorWebSocket:
         :class:`AuthenticationError`/:class:`AuthorizationError` for refused credentials and
         :class:`WebSocketError` for every other failure.
         """
+        link = self._link
+        if self._state is _State.OPEN and link is not None and link.closing():
+            await self._wait_lost(link)
         if self._state is _State.OPEN:
             return
         if self._state is _State.RECONNECTING:
@@ -547,6 +560,19 @@ class LinktorWebSocket:
                 await link.conn.close(1000)
             raise WebSocketError("disconnect() was called while connecting")
         self._opened(link)
+
+    async def _wait_lost(self, link: _Link) -> None:
+        """Wait until a closing connection's close is reported (and so handled: a reconnect
+        starts, or the client ends). The close handshake normally ends with the server closing
+        TCP at once; one that does not is aborted after ``open_timeout``."""
+        try:
+            await asyncio.wait_for(asyncio.shield(link.lost), self.open_timeout)
+        except asyncio.TimeoutError:
+            if link.conn is not None:
+                link.conn.abort()
+            await asyncio.sleep(0)  # the transport reports the abort
+            if not link.lost.done():
+                link.on_close(1006, "")
 
     async def __aenter__(self) -> LinktorWebSocket:
         await self.connect()

@@ -548,18 +548,23 @@ impl StreamDecoder {
 
     /// The last non-empty `data.execution_id` a frame carried, or None; settable (to None, to
     /// start a new turn).
+    /// Kept as WTF-8, so that a lone surrogate (`"\ud800"`) comes back as `json.loads`
+    /// gives it.
     #[getter]
-    fn execution_id(&self) -> Option<String> {
-        self.inner
-            .decoder
-            .execution_id
-            .as_deref()
-            .map(|id| String::from_utf8_lossy(id).into_owned())
+    fn execution_id<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let Some(id) = self.inner.decoder.execution_id.as_deref() else {
+            return Ok(None);
+        };
+        new_str(py, id, id.is_ascii(), true).map(Some)
     }
 
     #[setter]
-    fn set_execution_id(&mut self, value: Option<String>) {
-        self.inner.decoder.execution_id = value.map(String::into_bytes);
+    fn set_execution_id(&mut self, value: Option<&Bound<'_, PyString>>) -> PyResult<()> {
+        self.inner.decoder.execution_id = match value {
+            None => None,
+            Some(id) => Some(wtf8(id)?),
+        };
+        Ok(())
     }
 
     #[getter]
@@ -575,6 +580,17 @@ impl StreamDecoder {
             self.inner.frames.max_message_size()
         )
     }
+}
+
+/// The WTF-8 bytes of a `str` (UTF-8, with lone surrogates encoded as if they were
+/// characters).
+fn wtf8(text: &Bound<'_, PyString>) -> PyResult<Vec<u8>> {
+    if let Ok(utf8) = text.to_str() {
+        return Ok(utf8.as_bytes().to_vec());
+    }
+    let encoded =
+        text.call_method1(pyo3::intern!(text.py(), "encode"), ("utf-8", "surrogatepass"))?;
+    Ok(encoded.cast_into::<pyo3::types::PyBytes>()?.as_bytes().to_vec())
 }
 
 /// The module's `FLAG_*` constants.

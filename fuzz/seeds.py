@@ -1,0 +1,252 @@
+"""Rebuild the committed seed corpora in fuzz/seeds/ from real traffic.
+
+Runs the emulator on loopback and records what the clients really receive: the raw WebSocket
+bytes of Daguito stream sessions and of the Linktor realtime socket (frame headers included,
+as they came off the socket), the JSON messages inside them, Linktor REST bodies and their
+timestamps, and signed Linktor webhook deliveries with their headers. Standard Webhooks seeds
+use the specification's published test vector and headers signed by relaywire.
+
+    python fuzz/seeds.py       # needs relaywire[emulator] installed; rewrites fuzz/seeds/
+
+The corpora stay small (tens of files per target): libFuzzer grows its working corpus from
+them under target/fuzz-corpus/, which is not committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import hashlib
+import re
+import shutil
+import struct
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from daguito import WebhookStreamOptions, WebhookStreamSession, text_message
+from daguito.errors import WebhookStreamRunError
+from linktor.websocket import LinktorWebSocket
+from relaywire.emulator import Emulator
+from relaywire.transport import ws as ws_transport
+from relaywire.webhooks import StandardWebhook
+
+SEEDS = Path(__file__).resolve().parent / "seeds"
+# The Standard Webhooks specification's test vector.
+SW_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+SW_ID = "msg_p5jXN8AQM9LWM0D4loKWxJek"
+SW_TIMESTAMP = "1614265330"
+SW_BODY = b'{"test": 2432232314}'
+SW_SIGNATURE = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+RFC3339 = re.compile(rb'"(\d{4}-\d\d-\d\dT[^"]{8,40})"')
+
+
+class Corpora:
+    def __init__(self) -> None:
+        self.files: dict[str, dict[str, bytes]] = {}
+
+    def add(self, target: str, data: bytes) -> None:
+        # Named by content, as libFuzzer names corpus files.
+        self.files.setdefault(target, {})[hashlib.sha1(data).hexdigest()] = data
+
+    def write(self) -> None:
+        shutil.rmtree(SEEDS, ignore_errors=True)
+        for target, files in sorted(self.files.items()):
+            folder = SEEDS / target
+            folder.mkdir(parents=True)
+            for name, data in files.items():
+                (folder / name).write_bytes(data)
+            print(f"{target}: {len(files)} seeds, {sum(map(len, files.values()))} bytes")
+
+
+def record_sockets() -> dict[int, list[bytes]]:
+    """Patch the WebSocket transport to keep every chunk read from each connection."""
+    chunks: dict[int, list[bytes]] = {}
+    receive = ws_transport.FastWebSocket._receive
+
+    def recording(self: ws_transport.FastWebSocket, data: bytes) -> None:
+        chunks.setdefault(id(self), []).append(bytes(data))
+        receive(self, data)
+
+    ws_transport.FastWebSocket._receive = recording  # type: ignore[method-assign]
+    return chunks
+
+
+def messages(stream: bytes) -> list[bytes]:
+    """The payloads of the unfragmented data frames of a server's byte stream."""
+    found = []
+    at = 0
+    while at + 2 <= len(stream):
+        opcode, length = stream[at] & 0x0F, stream[at + 1] & 0x7F
+        at += 2
+        if length == 126:
+            (length,) = struct.unpack(">H", stream[at : at + 2])
+            at += 2
+        elif length == 127:
+            (length,) = struct.unpack(">Q", stream[at : at + 8])
+            at += 8
+        if opcode in (1, 2):
+            found.append(stream[at : at + length])
+        at += length
+    return found
+
+
+async def daguito_traffic(emu: Emulator) -> None:
+    options = WebhookStreamOptions(api_url=emu.url, webhook_id="wh_demo", token="sk_wh_demo")
+    async with WebhookStreamSession(options) as session:
+
+        @session.tool("get_weather", "Weather by city", {"type": "object"}, timeout_seconds=5)
+        def get_weather(args: dict[str, Any]) -> dict[str, Any]:
+            return {"city": args.get("city"), "celsius": 21}
+
+        for text in (
+            "hola, ¿qué tal? 😀",
+            "/stream 6",
+            '/tool get_weather {"city": "Lima"}',
+            "/progress",
+            "/scope",
+            "/fail the node \u00e9chou\u00e9",
+        ):
+            with contextlib.suppress(WebhookStreamRunError):  # /fail
+                await session.run_turn(text_message(text))
+    emu.faults.stream(session_ended=True, token_delay=0.001)
+    async with WebhookStreamSession(options) as session:
+        await session.run_turn(text_message("ends the session"))
+    emu.faults.clear()
+
+
+async def linktor_traffic(emu: Emulator, base_url: str) -> None:
+    async with LinktorWebSocket(base_url, api_key="lk_demo") as ws:
+        await ws.subscribe("conv_demo")
+        await ws.send_typing("conv_demo", True)
+        async with httpx.AsyncClient(headers={"X-API-Key": "lk_demo"}) as http:
+            await http.post(
+                f"{emu.linktor_url}/_emulator/inbound",
+                json={"conversation_id": "conv_demo", "text": "¿Tienen envíos a Cusco?"},
+            )
+            sent = await http.post(
+                f"{emu.linktor_url}/conversations/conv_demo/messages",
+                json={"text": "Sí, en 48 h.", "contentType": "text"},
+            )
+            message_id = sent.json().get("id", "")
+            await http.post(
+                f"{emu.linktor_url}/_emulator/messages/{message_id}/status",
+                json={"status": "read"},
+            )
+            await http.post(f"{emu.linktor_url}/conversations/conv_demo/resolve", json={})
+            await http.post(f"{emu.linktor_url}/conversations/conv_demo/reopen", json={})
+        await asyncio.sleep(0.3)
+
+
+class Receiver:
+    """Records the webhook deliveries POSTed to it."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[dict[str, str], bytes]] = []
+        requests = self.requests
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                requests.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> Receiver:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def webhook_deliveries(emu: Emulator, corpora: Corpora) -> None:
+    secret = "whsec_linktor_seed_secret"
+    with Receiver() as receiver, httpx.Client(headers={"X-API-Key": "lk_demo"}) as http:
+        http.post(
+            f"{emu.linktor_url}/webhooks",
+            json={"url": receiver.url, "events": ["message.received"], "secret": secret},
+        ).raise_for_status()
+        for text in ("hola", "precio?"):
+            http.post(
+                f"{emu.linktor_url}/_emulator/inbound",
+                json={"conversation_id": "conv_demo", "text": text},
+            )
+        deadline = time.monotonic() + 10
+        while len(receiver.requests) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    for headers, body in receiver.requests:
+        signature = headers["x-linktor-signature"].encode()
+        timestamp = headers["x-linktor-timestamp"].encode()
+        fields = [secret.encode(), b"", timestamp, signature, body]
+        corpora.add("webhook_schemes", b"\0".join(fields))
+        corpora.add("webhook_parsers", signature)
+        corpora.add("webhook_parsers", timestamp)
+        corpora.add("json_tape", body)
+
+
+def standard_webhooks(corpora: Corpora) -> None:
+    fields = [b"", SW_ID.encode(), SW_TIMESTAMP.encode(), SW_SIGNATURE.encode(), SW_BODY]
+    # The schemes target takes raw key bytes: the vector's secret decoded.
+    key = StandardWebhook(SW_SECRET)
+    signed = key.sign(SW_ID, int(SW_TIMESTAMP), SW_BODY)
+    assert signed == SW_SIGNATURE, signed
+    fields[0] = base64.b64decode(SW_SECRET.removeprefix("whsec_"))
+    corpora.add("webhook_schemes", b"\0".join(fields))
+    for value in (SW_SECRET, SW_TIMESTAMP, SW_SIGNATURE, f"v1,bm9wZQ== {SW_SIGNATURE}", "-0"):
+        corpora.add("webhook_parsers", value.encode())
+    corpora.add("webhook_parsers", hashlib.sha256(SW_BODY).hexdigest().upper().encode())
+
+
+def main() -> None:
+    corpora = Corpora()
+    chunks = record_sockets()
+    with Emulator() as emu:
+        asyncio.run(daguito_traffic(emu))
+        daguito_connections = list(chunks)
+        for base_url in (emu.linktor_server_url, emu.linktor_url):  # both dialects
+            asyncio.run(linktor_traffic(emu, base_url))
+        linktor_connections = [c for c in chunks if c not in daguito_connections]
+        with httpx.Client(headers={"X-API-Key": "lk_demo"}) as http:
+            for path in ("/conversations?limit=3", "/contacts?limit=2", "/channels"):
+                body = http.get(f"{emu.linktor_url}{path}").content
+                corpora.add("json_tape", body)
+                for stamp in RFC3339.findall(body)[:4]:
+                    corpora.add("rfc3339", stamp)
+        webhook_deliveries(emu, corpora)
+    standard_webhooks(corpora)
+
+    for connections, target in (
+        (daguito_connections, "daguito_events"),
+        (linktor_connections, "envelope_events"),
+    ):
+        for connection in connections:
+            stream = b"".join(chunks[connection])
+            # ws_frames: a 64 KiB message limit, a chunking seed, the stream (cut to keep the
+            # seeds small; a cut frame is a case too).
+            corpora.add("ws_frames", b"\xff\xff\x07" + stream[:4096])
+            for message in messages(stream)[:40]:
+                corpora.add(target, b"\0" + message)
+                corpora.add("json_tape", message)
+    corpora.add("envelope_events", b"\x01kind\0data\0" + b'{"kind":"typing","data":{"a":1}}')
+    for stamp in (b"2024-01-15T10:30:00.123456789+05:30", b"2024-02-29T23:59:59Z"):
+        corpora.add("rfc3339", stamp)
+    corpora.write()
+
+
+if __name__ == "__main__":
+    main()

@@ -18,6 +18,7 @@ import asyncio
 import base64
 import contextlib
 import hashlib
+import json
 import re
 import shutil
 import struct
@@ -212,6 +213,51 @@ def standard_webhooks(corpora: Corpora) -> None:
     corpora.add("webhook_parsers", hashlib.sha256(SW_BODY).hexdigest().upper().encode())
 
 
+def python_seeds(corpora: Corpora, rest_bodies: list[bytes]) -> None:
+    """Seeds of fuzz/boundary.py: its stream and envelope inputs (an option byte, then messages
+    separated by 0x1e) from the recorded messages; model documents (a model index byte, then
+    JSON) from the emulator's REST answers and the test suite's document strategies; bytes
+    for the verifiers' reader."""
+    import random
+    import sys
+    import warnings
+
+    sys.path.insert(0, str(SEEDS.parent.parent / "tests"))
+    sys.path.insert(0, str(SEEDS.parent))
+    from boundary import SEPARATOR, model_classes
+    from pydantic import ValidationError
+    from test_models_plan import documents
+
+    for source, target in (("daguito_events", "py_stream"), ("envelope_events", "py_envelope")):
+        messages = [data[1:] for data in corpora.files[source].values() if data[:1] == b"\0"]
+        messages.sort()
+        for options in range(0, 64, 5):
+            group = messages[options % len(messages) :][:4]
+            corpora.add(target, bytes([options]) + SEPARATOR.join(group))
+    models = model_classes()
+    items = []
+    for body in rest_bodies:
+        data = json.loads(body).get("data")
+        items += data if isinstance(data, list) else [data]
+    for index, model in enumerate(models):
+        for item in items:
+            try:
+                model.model_validate(item)
+            except ValidationError:
+                continue
+            corpora.add("py_models", bytes([index]) + json.dumps(item).encode())
+            break
+        if model.__module__.startswith("test_models_plan"):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                for _ in range(3):
+                    corpora.add("py_models", bytes([index]) + documents(model).example())
+    rng = random.Random(14)
+    for scheme in range(3):
+        for _ in range(8):
+            corpora.add("py_verifiers", bytes([scheme]) + rng.randbytes(rng.randrange(8, 200)))
+
+
 def main() -> None:
     corpora = Corpora()
     chunks = record_sockets()
@@ -221,9 +267,19 @@ def main() -> None:
         for base_url in (emu.linktor_server_url, emu.linktor_url):  # both dialects
             asyncio.run(linktor_traffic(emu, base_url))
         linktor_connections = [c for c in chunks if c not in daguito_connections]
+        rest_bodies = []
         with httpx.Client(headers={"X-API-Key": "lk_demo"}) as http:
-            for path in ("/conversations?limit=3", "/contacts?limit=2", "/channels"):
+            for path in (
+                "/conversations?limit=3",
+                "/contacts?limit=2",
+                "/channels",
+                "/conversations/conv_demo/messages?limit=3",
+                "/bots",
+                "/knowledge-bases",
+                "/flows",
+            ):
                 body = http.get(f"{emu.linktor_url}{path}").content
+                rest_bodies.append(body)
                 corpora.add("json_tape", body)
                 for stamp in RFC3339.findall(body)[:4]:
                     corpora.add("rfc3339", stamp)
@@ -243,6 +299,7 @@ def main() -> None:
                 corpora.add(target, b"\0" + message)
                 corpora.add("json_tape", message)
     corpora.add("envelope_events", b"\x01kind\0data\0" + b'{"kind":"typing","data":{"a":1}}')
+    python_seeds(corpora, rest_bodies)
     for stamp in (b"2024-01-15T10:30:00.123456789+05:30", b"2024-02-29T23:59:59Z"):
         corpora.add("rfc3339", stamp)
     corpora.write()

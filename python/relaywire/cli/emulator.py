@@ -32,6 +32,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "limits included; 'documented' what its documentation describes (default: %(default)s)",
     )
     parser.add_argument(
+        "--ssl-certfile", help="serve HTTPS/WSS with this PEM certificate chain"
+    )
+    parser.add_argument(
+        "--ssl-keyfile", help="the certificate's private key (if not in --ssl-certfile)"
+    )
+    parser.add_argument(
         "--log-level",
         default="warning",
         choices=["critical", "error", "warning", "info", "debug"],
@@ -46,11 +52,20 @@ def run(args: argparse.Namespace) -> int:
         seed=not args.no_seed,
         log_level=args.log_level,
         linktor_server_profile=args.linktor_server_profile,
+        ssl_certfile=args.ssl_certfile,
+        ssl_keyfile=args.ssl_keyfile,
     )
 
 
 def run_emulator(
-    *, host: str, port: int, seed: bool, log_level: str, linktor_server_profile: str = "code"
+    *,
+    host: str,
+    port: int,
+    seed: bool,
+    log_level: str,
+    linktor_server_profile: str = "code",
+    ssl_certfile: str | None = None,
+    ssl_keyfile: str | None = None,
 ) -> int:
     try:
         from relaywire.emulator import Emulator
@@ -67,12 +82,17 @@ def run_emulator(
             seed=seed,
             log_level=log_level,
             linktor_server_profile=linktor_server_profile,
+            ssl_certfile=ssl_certfile,
+            ssl_keyfile=ssl_keyfile,
         )
     except ValueError as exc:
         print(f"relaywire emulator: {exc}", file=sys.stderr)
         return 2
     try:
         emulator.start()
+    except RuntimeError as exc:  # for example an unreadable certificate
+        print(f"relaywire emulator: {exc}", file=sys.stderr)
+        return 1
     except OSError as exc:
         print(f"relaywire emulator: cannot listen on {host}:{port}: {exc}", file=sys.stderr)
         return 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import os
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any, TypeVar, overload
@@ -74,6 +75,11 @@ class Emulator:
     and returns once the server accepts connections; leaving the block stops it. ``emu.url`` is
     the base URL (Daguito at the root, Linktor under ``/linktor`` and ``/linktor/api/v1``).
     Options are those of :class:`EmulatorConfig`; faults are switched through ``emu.faults``.
+
+    TLS: with ``ssl_certfile`` (a PEM certificate chain) and ``ssl_keyfile`` (its private key,
+    or ``None`` when the chain file holds it), the emulator serves HTTPS and WSS only, and
+    ``emu.url`` / ``emu.ws_url`` are ``https://`` / ``wss://`` URLs. Clients must trust the
+    certificate's CA (``SSL_CERT_FILE``, or an ``ssl`` context / ``httpx`` client of theirs).
     """
 
     def __init__(
@@ -91,8 +97,14 @@ class Emulator:
         jwt_secret: bytes | None = None,
         linktor_server_profile: str = "code",
         log_level: str = "warning",
+        ssl_certfile: str | os.PathLike[str] | None = None,
+        ssl_keyfile: str | os.PathLike[str] | None = None,
     ) -> None:
+        if ssl_keyfile is not None and ssl_certfile is None:
+            raise ValueError("ssl_keyfile needs ssl_certfile")
         self.host = host
+        self.ssl_certfile = None if ssl_certfile is None else os.fspath(ssl_certfile)
+        self.ssl_keyfile = None if ssl_keyfile is None else os.fspath(ssl_keyfile)
         self._requested_port = port
         self.config = EmulatorConfig(
             seed=seed,
@@ -130,10 +142,12 @@ class Emulator:
         """The base URL, for example ``http://127.0.0.1:8750``."""
         self._require_running()
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        scheme = "https" if self.ssl_certfile is not None else "http"
+        return f"{scheme}://{host}:{self.port}"
 
     @property
     def ws_url(self) -> str:
+        """The base URL for WebSockets: ``ws://`` (``wss://`` with TLS)."""
         return "ws" + self.url[len("http") :]
 
     @property
@@ -202,6 +216,8 @@ class Emulator:
             backlog=4096,
             timeout_graceful_shutdown=2,
             timeout_keep_alive=30,
+            ssl_certfile=self.ssl_certfile,
+            ssl_keyfile=self.ssl_keyfile,
         )
         runner.start(timeout)
         self._runner = runner

@@ -20,7 +20,6 @@ import contextlib
 import hashlib
 import json
 import re
-import shutil
 import struct
 import threading
 import time
@@ -56,10 +55,14 @@ class Corpora:
         self.files.setdefault(target, {})[hashlib.sha1(data).hexdigest()] = data
 
     def write(self) -> None:
-        shutil.rmtree(SEEDS, ignore_errors=True)
+        """Replace the recorded seeds; inputs named ``regression-*`` (what the fuzzers once
+        found) are kept."""
+        for path in SEEDS.glob("*/*"):
+            if not path.name.startswith("regression-"):
+                path.unlink()
         for target, files in sorted(self.files.items()):
             folder = SEEDS / target
-            folder.mkdir(parents=True)
+            folder.mkdir(parents=True, exist_ok=True)
             for name, data in files.items():
                 (folder / name).write_bytes(data)
             print(f"{target}: {len(files)} seeds, {sum(map(len, files.values()))} bytes")

@@ -35,10 +35,13 @@ fuzz_target!(|data: &[u8]| {
         assert!(ours.is_err(), "a document nested {depth} deep was accepted");
         return;
     }
-    let theirs = serde_parse(text);
     if let Ok(doc) = &ours {
         check_strings(doc, Doc::ROOT);
+        if has_key(doc, Doc::ROOT, SERDE_NUMBER_KEY) {
+            return; // serde_json reads such an object as a number: no cross-check
+        }
     }
+    let theirs = serde_parse(text);
     match (ours, theirs) {
         (Ok(doc), Ok(value)) => {
             same(&doc, Doc::ROOT, &value);
@@ -52,6 +55,20 @@ fuzz_target!(|data: &[u8]| {
         (Err(_), Err(_)) => {}
     }
 });
+
+/// With `arbitrary_precision`, serde_json reads an object with this key as a number (the
+/// fuzzer found that quirk of the reference, not of the tape).
+const SERDE_NUMBER_KEY: &[u8] = b"$serde_json::private::Number";
+
+fn has_key(doc: &Doc<'_>, id: NodeId, key: &[u8]) -> bool {
+    match doc.node(id) {
+        Node::Array(_) => doc.elements(id).any(|e| has_key(doc, e, key)),
+        Node::Object(_) => {
+            doc.entries(id).any(|(k, v)| doc.str_bytes(k) == key || has_key(doc, v, key))
+        }
+        _ => false,
+    }
+}
 
 fn serde_parse(text: &str) -> serde_json::Result<Value> {
     let mut de = serde_json::Deserializer::from_str(text);

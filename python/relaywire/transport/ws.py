@@ -352,7 +352,9 @@ class FastWebSocket(asyncio.Protocol):
             self._write_ready.set()
         if not self._closed.done():
             self._closed.set_result(None)
-        if not self._handshake.done() or self._handshake.exception() is not None:
+        handshake = self._handshake
+        # Cancelled: the opener was cancelled during the handshake and has aborted us.
+        if not handshake.done() or handshake.cancelled() or handshake.exception() is not None:
             return
         if self._held is not None:
             # Not started yet: the held bytes (maybe a close frame) are read first, in start().

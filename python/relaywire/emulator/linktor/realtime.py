@@ -52,7 +52,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 from starlette.routing import BaseRoute, WebSocketRoute
-from starlette.websockets import WebSocket
+from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from relaywire.emulator._http import json_response, now_iso
 from relaywire.emulator.linktor.dialect import Dialect, principal_for_token
@@ -422,7 +422,7 @@ async def _write(websocket: WebSocket, conn: Connection) -> None:
         text = await conn.queue.get()
         try:
             await websocket.send_text(text)
-        except (OSError, RuntimeError):
+        except (OSError, RuntimeError, WebSocketDisconnect):
             # The socket closed under us; the reader sees the disconnect and cleans up.
             return
 

@@ -36,34 +36,53 @@ from relaywire.emulator import Emulator, RateLimit
 
 
 class _Half(asyncio.Protocol):
-    """One side of a proxied connection; writes what it reads to its peer, with flow
-    control both ways."""
+    """One side of a proxied connection; writes what it reads to its peer, in order, with flow
+    control both ways. What the client sends before the upstream connection exists waits
+    (with an end of stream, if one came) and is written the moment it is made."""
 
     def __init__(self, link: Link) -> None:
         self.link = link
         self.transport: asyncio.Transport | None = None
         self.peer: _Half | None = None
         self.pending: list[bytes] = []
+        self.pending_eof = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
-
-    def data_received(self, data: bytes) -> None:
         peer = self.peer
         if self.link.closed:
-            return
-        if peer is None or peer.transport is None:
-            self.pending.append(data)
-        elif not peer.transport.is_closing():
-            peer.transport.write(data)
+            transport.abort()
+        elif peer is not None and (peer.pending or peer.pending_eof):
+            for data in peer.pending:
+                transport.write(data)
+            peer.pending.clear()
+            if peer.pending_eof and transport.can_write_eof():
+                transport.write_eof()
 
-    def eof_received(self) -> bool | None:
+    def _writable(self) -> asyncio.Transport | None:
+        """The peer's transport, when it can take data (None while it is being made)."""
         peer = self.peer
         if self.link.closed or peer is None or peer.transport is None:
             return None
-        if not peer.transport.is_closing() and peer.transport.can_write_eof():
-            peer.transport.write_eof()
+        return None if peer.transport.is_closing() else peer.transport
+
+    def data_received(self, data: bytes) -> None:
+        if self.link.closed:
+            return
+        target = self._writable()
+        if target is not None:
+            target.write(data)
+        elif self.peer is not None and self.peer.transport is None:
+            self.pending.append(data)
+
+    def eof_received(self) -> bool | None:
+        target = self._writable()
+        if target is not None and target.can_write_eof():
+            target.write_eof()
+            return True
+        if not self.link.closed and self.peer is not None and self.peer.transport is None:
+            self.pending_eof = True
             return True
         return None
 
@@ -95,14 +114,6 @@ class Link:
             await loop.create_connection(lambda: self.server, "127.0.0.1", self.proxy.target)
         except OSError:
             self.close()
-            return
-        assert self.server.transport is not None
-        if self.closed:
-            self.server.transport.abort()
-            return
-        for data in self.client.pending:
-            self.server.transport.write(data)
-        self.client.pending.clear()
 
     def close(self, abort: bool = False) -> None:
         if self.closed:

@@ -31,7 +31,7 @@ import sys
 import time
 from typing import Any
 
-from daguito import types as t
+from daguito.webhook_stream_session import _EVENT_CLASSES
 from linktor.types import Contact, Conversation, Message
 from relaywire._native import EnvelopeDecoder, StreamDecoder
 from relaywire.models import plan_for, validate_json
@@ -44,18 +44,8 @@ from relaywire.webhooks import (
     verify_linktor,
 )
 
-EVENT_CLASSES: dict[str, type] = {
-    "ready": t.ReadyEvent,
-    "error": t.ErrorEvent,
-    "node.started": t.NodeStartedEvent,
-    "node.token": t.NodeTokenEvent,
-    "node.completed": t.NodeCompletedEvent,
-    "node.failed": t.NodeFailedEvent,
-    "node.emit": t.NodeEmitEvent,
-    "flow.completed": t.FlowCompletedEvent,
-    "flow.failed": t.FlowFailedEvent,
-    "unknown": t.UnknownFrameEvent,
-}
+# The event dataclasses, as the Daguito session hands them to its decoder.
+EVENT_CLASSES = _EVENT_CLASSES
 SLICES = 20
 WARM_UP = 2
 LIMIT = 0.02

@@ -124,6 +124,14 @@ class Turns:
     def completed(self, event: object) -> None:
         self.flows_completed += 1
 
+    def settle(self, cut: bool, problems: Problems, failure: str) -> None:
+        """A turn that did not give its exact text: cut by a reconnect, or a failure."""
+        if cut:
+            self.interrupted += 1
+        else:
+            self.wrong += 1
+            problems.fail(failure)
+
 
 def check_interrupted(text: str, count: int) -> bool:
     """A cut turn's text: numbered tokens, each at most once, in order."""
@@ -182,38 +190,28 @@ async def daguito_session(
                             break
                     elif now - started > config.turn_timeout:
                         break
+                cut = cut_at is not None or session.connections != before
                 if not task.done():
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError, DaguitoError):
                         await task
-                    if cut_at is None:
-                        turns.wrong += 1
-                        problems.fail(f"session {number}: a turn stalled without a reconnect")
-                    else:
-                        turns.interrupted += 1
+                    turns.settle(cut, problems, f"session {number}: a turn stalled")
                     break
                 try:
-                    result = task.result()
+                    text = task.result().text
                 except DaguitoError as err:
-                    if cut_at is None and session.connections == before:
-                        turns.wrong += 1
-                        problems.fail(f"session {number}: turn failed: {err!r}")
-                    else:
-                        turns.interrupted += 1
+                    turns.settle(cut, problems, f"session {number}: turn failed: {err!r}")
                     break
-                if result.text == expected:
+                if text == expected:
                     turns.exact += 1
                     turns.tokens += count
-                elif session.connections != before or cut_at is not None:
-                    if not check_interrupted(result.text, count):
-                        turns.wrong += 1
-                        problems.fail(f"session {number}: cut turn {result.text[:80]!r}")
-                    else:
-                        turns.interrupted += 1
-                    break
-                else:
-                    turns.wrong += 1
-                    problems.fail(f"session {number}: wrong text {result.text[:120]!r}")
+                    await asyncio.sleep(rng.uniform(*config.think))
+                    continue
+                # A cut turn may miss tokens, never repeat or reorder them.
+                fair = cut and check_interrupted(text, count)
+                turns.settle(fair, problems, f"session {number}: wrong text {text[:120]!r}")
+                if cut:
+                    break  # a new session, so that nothing of this run reaches the next turn
                 await asyncio.sleep(rng.uniform(*config.think))
         finally:
             await session.close()
@@ -233,6 +231,7 @@ class Socket:
     reordered: int = 0
     first_welcome: float | None = None
     reconnects: int = 0
+    malformed: int = 0  # frames the client could not read (its malformed_frames)
     #: Per connection, the first and last message numbers it delivered ([] if none).
     segments: list[list[int]] = field(default_factory=list)
 
@@ -302,6 +301,7 @@ async def linktor_socket(
             await asyncio.sleep(1.0)
     await run.stopped.wait()
     await ws.disconnect()
+    state.malformed = ws.malformed_frames
 
 
 @dataclass
@@ -493,7 +493,13 @@ async def soak(
                 excused += 1
             else:
                 lost += 1
-                problems.fail(f"socket on {socket.conversation} never got message {number}")
+                near = [
+                    seg for seg in socket.segments if seg and seg[0] - 5 <= number <= seg[1] + 5
+                ]
+                problems.fail(
+                    f"socket on {socket.conversation} never got message {number} (its connections"
+                    f" delivered {near}; {socket.reconnects} reconnects)"
+                )
     return {
         "turns": turns,
         "sent": sent,
@@ -602,7 +608,10 @@ def report(
             "realtime duplicates / out of order",
             f"{sum(s.duplicates for s in sockets)} / {sum(s.reordered for s in sockets)}",
         ),
-        ("realtime reconnects", f"{sum(s.reconnects for s in sockets):,}"),
+        (
+            "realtime reconnects / frames the client could not read",
+            f"{sum(s.reconnects for s in sockets):,} / {sum(s.malformed for s in sockets)}",
+        ),
         (
             "REST answers: 2xx / 429 / 5xx (retried) / sends failed after retries",
             f"{sum(n for c, n in sent.statuses.items() if c < 300):,} / {sent.statuses[429]:,} / "

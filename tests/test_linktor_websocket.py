@@ -905,14 +905,17 @@ async def test_reconnects_after_the_emulator_restarts_and_subscribes_again() -> 
             await asyncio.to_thread(second.stop)
 
 
-async def test_connect_while_reconnecting_waits_for_it() -> None:
-    async def script(server: FakeServer, ws: ServerConnection) -> None:
-        await ws.send(CONNECTED)
-        if len(server.received) == 1:
-            await ws.close(1012)
-        else:
-            await server.record(ws)
+async def restart_once_then_record(server: FakeServer, ws: ServerConnection) -> None:
+    """``connected``, then a 1012 close on the first connection; later ones record."""
+    await ws.send(CONNECTED)
+    if len(server.received) == 1:
+        await ws.close(1012)
+    else:
+        await server.record(ws)
 
+
+async def test_connect_while_reconnecting_waits_for_it() -> None:
+    script = restart_once_then_record
     async with FakeServer(script, delay=lambda n: 0.2 if n > 1 else 0.0) as server:
         ws = LinktorWebSocket(server.url, api_key="k")
         await ws.connect()
@@ -931,18 +934,11 @@ async def test_connect_on_a_closing_connection_waits_for_the_reconnect() -> None
     Regression: it returned at once, not connected (the 3.12/3.13 failure of the test above).
     """
 
-    async def script(server: FakeServer, ws: ServerConnection) -> None:
-        await ws.send(CONNECTED)
-        if len(server.received) == 1:
-            await ws.close(1012)
-        else:
-            await server.record(ws)
-
     async def connect_twice(ws: LinktorWebSocket) -> None:
         await ws.connect()
         await ws.connect()  # no await in between that would let the close be reported
 
-    async with FakeServer(script) as server:
+    async with FakeServer(restart_once_then_record) as server:
         ws = LinktorWebSocket(server.url, api_key="k")
         # The second frame (the close) is read in the same batch as the first.
         await asyncio.sleep(0)

@@ -19,8 +19,10 @@ Targets, each checked against a plain-Python reference from the test suite:
   (``check_same`` of tests/test_models_plan.py), for the test models and every ``linktor.types``
   model that has a plan.
 * ``verifiers``: every verifier of ``relaywire.webhooks`` (the Linktor functions and
-  ``LinktorVerifier``, ``StandardWebhook``, ``HmacVerifier``) with every body type and header
-  container, against the references of tests/test_webhooks_properties.py.
+  ``LinktorVerifier``, ``StandardWebhook``, ``HmacVerifier``, and the providers: Stripe,
+  GitHub, Shopify, Slack, Twilio, Meta, Linear, Discord, Standard Webhooks ``v1a``) with every
+  body type and header container, against the references of tests/test_webhooks_properties.py
+  and tests/_schemes.py.
 
 A crash of the interpreter (a segfault in native code) is caught by libFuzzer's signal
 handlers and reported with the input, as is any uncaught exception or failed check. In
@@ -480,7 +482,50 @@ def verifiers_target() -> Callable[[bytes], None]:
         known = prefix if prefix in ("", "sha256=", "v1=", "p=") else "other"
         return expected, encoding, known, type(obj).__name__, type(signature).__name__
 
-    schemes = [linktor, standard, generic]
+    def providers(r: Reader) -> tuple[object, ...]:
+        """Every provider scheme of tests/_schemes.CASES: a delivery signed by the reference
+        verifies; with its body changed it does not; with a header dropped or replaced by
+        the input's bytes it gets a WebhookVerificationError subclass or passes, never
+        anything else; the batch calls answer as the single one does."""
+        from _schemes import CASES
+
+        from relaywire.webhooks import WebhookVerificationError
+
+        case = r.choice(CASES)
+        now = 1_700_000_000
+        spread = min(128, int(case.default_tolerance or 128))  # within the default tolerance
+        ts = now + r.byte() % (2 * spread + 1) - spread
+        body = case.body(ts, r.bytes(40))
+        signed = case.sign(body, ts)
+        headers: dict[str, Any] = dict(signed)
+        mode = r.byte() % 4
+        if mode == 1:
+            at = r.byte() % max(1, len(body))
+            body = body[:at] + bytes([body[at] ^ 0x20 if body else 0]) + body[at + 1 :]
+            # A change the scheme does not sign (Twilio reads %2B and %2b alike) still passes.
+            mode = 0 if case.sign(body, ts) == signed else 1
+        elif mode == 2:
+            name = r.choice(sorted(headers))
+            headers[name] = value(r, headers[name])
+        elif mode == 3:
+            del headers[r.choice(sorted(headers))]
+        obj, _ = body_of(Reader(bytes([len(body) & 0xFF]) + body + bytes([r.byte()])))
+        obj = r.choice([body, bytearray(body), memoryview(body), obj])
+        found = container(r, headers)
+        verifier = case.verifier()
+        got = outcome(lambda: verifier.verify(obj, found, **case.options(now)))
+        if mode == 0:
+            assert got is None, (case.name, got)
+        elif mode == 1:
+            assert got is not None, case.name
+        assert got is None or issubclass(got, WebhookVerificationError), got
+        batch = case.batch(now, 1)
+        assert verifier.verify_many([obj], [found], **batch) == [got is None]
+        errors = verifier.verify_each([obj], [found], **batch)
+        assert [None if e is None else type(e) for e in errors] == [got]
+        return case.name, mode, got
+
+    schemes = [linktor, standard, generic, providers]
 
     def one(data: bytes) -> None:
         reader = Reader(data)
@@ -507,7 +552,7 @@ def run_one(target: str, options: list[str]) -> None:
     sys.path.insert(0, str(ROOT / "tests"))
     # Coverage of our Python code and of the references guides the mutations (the native
     # code is not instrumented). Lazily loaded submodules are imported now, to be covered too.
-    ours = ["relaywire", "daguito", "linktor", "_stream_reference", "_support", "test_"]
+    ours = ["relaywire", "daguito", "linktor", "_stream_reference", "_support", "_schemes", "test_"]
     with atheris.instrument_imports(include=ours):
         import pkgutil
 

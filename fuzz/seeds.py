@@ -31,6 +31,7 @@ import httpx
 
 from daguito import WebhookStreamOptions, WebhookStreamSession, text_message
 from daguito.errors import WebhookStreamRunError
+from linktor import LinktorAsyncClient
 from linktor.websocket import LinktorWebSocket
 from relaywire.emulator import Emulator
 from relaywire.transport import ws as ws_transport
@@ -125,7 +126,12 @@ async def daguito_traffic(emu: Emulator) -> None:
 
 
 async def linktor_traffic(emu: Emulator, base_url: str) -> None:
-    async with LinktorWebSocket(base_url, api_key="lk_demo") as ws:
+    # The self-hosted server's socket takes a login's token; the SDK protocol's an API key.
+    async with LinktorAsyncClient(base_url=base_url, api_key="lk_demo") as client:
+        if base_url == emu.linktor_server_url:
+            await client.auth.login("demo@linktor.local", "demo-password")
+        realtime = LinktorWebSocket.from_client(client)
+    async with realtime as ws:
         await ws.subscribe("conv_demo")
         await ws.send_typing("conv_demo", True)
         async with httpx.AsyncClient(headers={"X-API-Key": "lk_demo"}) as http:
@@ -178,6 +184,19 @@ class Receiver:
         self.server.server_close()
 
 
+def scheme_seed(scheme: int, flags: int, *fields: bytes | str, body: bytes | str = b"") -> bytes:
+    """A webhook_schemes input: the scheme, the flags, then ``secret, h0, h1, h2, url, body``
+    joined by NUL."""
+    raw = [f.encode() if isinstance(f, str) else f for f in fields]
+    raw += [b""] * (5 - len(raw))
+    raw.append(body.encode() if isinstance(body, str) else body)
+    return bytes([scheme, flags]) + b"\0".join(raw)
+
+
+#: Flags: check no timestamp; or check it against the first header's number.
+NO_WINDOW, WINDOW = 1, 128
+
+
 def webhook_deliveries(emu: Emulator, corpora: Corpora) -> None:
     secret = "whsec_linktor_seed_secret"
     with Receiver() as receiver, httpx.Client(headers={"X-API-Key": "lk_demo"}) as http:
@@ -194,24 +213,73 @@ def webhook_deliveries(emu: Emulator, corpora: Corpora) -> None:
         while len(receiver.requests) < 2 and time.monotonic() < deadline:
             time.sleep(0.05)
     for headers, body in receiver.requests:
-        signature = headers["x-linktor-signature"].encode()
-        timestamp = headers["x-linktor-timestamp"].encode()
-        fields = [secret.encode(), b"", timestamp, signature, body]
-        corpora.add("webhook_schemes", b"\0".join(fields))
-        corpora.add("webhook_parsers", signature)
-        corpora.add("webhook_parsers", timestamp)
+        signature = headers["x-linktor-signature"]
+        timestamp = headers["x-linktor-timestamp"]
+        seed = scheme_seed(0, WINDOW, secret, signature, timestamp, body=body)
+        corpora.add("webhook_schemes", seed)
+        corpora.add("webhook_parsers", signature.encode())
+        corpora.add("webhook_parsers", timestamp.encode())
         corpora.add("json_tape", body)
 
 
-def standard_webhooks(corpora: Corpora) -> None:
-    fields = [b"", SW_ID.encode(), SW_TIMESTAMP.encode(), SW_SIGNATURE.encode(), SW_BODY]
-    # The schemes target takes raw key bytes: the vector's secret decoded.
-    key = StandardWebhook(SW_SECRET)
-    signed = key.sign(SW_ID, int(SW_TIMESTAMP), SW_BODY)
-    assert signed == SW_SIGNATURE, signed
-    fields[0] = base64.b64decode(SW_SECRET.removeprefix("whsec_"))
-    corpora.add("webhook_schemes", b"\0".join(fields))
-    for value in (SW_SECRET, SW_TIMESTAMP, SW_SIGNATURE, f"v1,bm9wZQ== {SW_SIGNATURE}", "-0"):
+SLACK_BODY = (
+    b"token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow"
+    b"&channel_id=G8PSS9T3V&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner"
+    b"&command=%2Fwebhook-collect&text=&response_url=https%3A%2F%2Fhooks.slack.com"
+    b"%2Fcommands%2FT1DC2JH3J%2F397700885554%2F96rGlfmibIGlgcZRskXaIFfN"
+    b"&trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c"
+)
+SLACK_SIGNATURE = "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503"
+TWILIO_URL = "https://mycompany.com/myapp.php?foo=1&bar=2"
+TWILIO_BODY = (
+    b"To=%2B18005551212&CallSid=CA1234567890ABCDE&Digits=1234&From=%2B12349013030"
+    b"&Caller=%2B12349013030"
+)
+
+
+def provider_examples(corpora: Corpora) -> None:
+    """The providers' documented examples and the Standard Webhooks test vector, as signed
+    deliveries (the schemes) and as header values (the parsers)."""
+    sw_key = base64.b64decode(SW_SECRET.removeprefix("whsec_"))
+    assert StandardWebhook(SW_SECRET).sign(SW_ID, int(SW_TIMESTAMP), SW_BODY) == SW_SIGNATURE
+    linear_body = b'{"action":"create","webhookTimestamp":1700000000123,"data":{}}'
+    seeds = [
+        scheme_seed(1, NO_WINDOW, SW_SECRET, SW_ID, SW_TIMESTAMP, SW_SIGNATURE, body=SW_BODY),
+        scheme_seed(1, NO_WINDOW, sw_key, SW_ID, SW_TIMESTAMP, SW_SIGNATURE, body=SW_BODY),
+        scheme_seed(
+            2, WINDOW, "whsec_test_secret", "t=1700000000,v1=00", "1700000000", body=b'{"id":1}'
+        ),
+        scheme_seed(3, NO_WINDOW, "It's a Secret to Everybody", "sha256=00", body="Hello, World!"),
+        scheme_seed(4, NO_WINDOW, "shpss_secret", "AAAA", body=b'{"id":1}'),
+        scheme_seed(
+            5,
+            NO_WINDOW,
+            "8f742231b10e8888abcd99yyyzzz85a5",
+            SLACK_SIGNATURE,
+            "1531420618",
+            body=SLACK_BODY,
+        ),
+        scheme_seed(
+            6,
+            NO_WINDOW,
+            "12345",
+            "0/KCTR6DLpKmkAf8muzZqo1nDgQ=",
+            "",
+            "",
+            TWILIO_URL,
+            body=TWILIO_BODY,
+        ),
+        scheme_seed(7, WINDOW, "lin_wh_secret", "00", body=linear_body),
+        scheme_seed(8, WINDOW, "discord seed", "00" * 64, "1700000000", body=b'{"type":1}'),
+        scheme_seed(9, NO_WINDOW, "sha256=", "sha256=00", body=b"body"),
+        scheme_seed(10, NO_WINDOW, "k", "msg_1", body=b"x" * 100),
+    ]
+    for seed in seeds:
+        corpora.add("webhook_schemes", seed)
+    values = [SW_SECRET, SW_TIMESTAMP, SW_SIGNATURE, f"v1,bm9wZQ== {SW_SIGNATURE}", "-0"]
+    values += [SLACK_SIGNATURE, "t=1700000000,v1=ab,v0=cd", TWILIO_URL, TWILIO_BODY.decode()]
+    values += ["whpk_11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="]
+    for value in values:
         corpora.add("webhook_parsers", value.encode())
     corpora.add("webhook_parsers", hashlib.sha256(SW_BODY).hexdigest().upper().encode())
 
@@ -256,7 +324,7 @@ def python_seeds(corpora: Corpora, rest_bodies: list[bytes]) -> None:
                 for _ in range(3):
                     corpora.add("py_models", bytes([index]) + documents(model).example())
     rng = random.Random(14)
-    for scheme in range(3):
+    for scheme in range(4):
         for _ in range(8):
             corpora.add("py_verifiers", bytes([scheme]) + rng.randbytes(rng.randrange(8, 200)))
 
@@ -287,7 +355,7 @@ def main() -> None:
                 for stamp in RFC3339.findall(body)[:4]:
                     corpora.add("rfc3339", stamp)
         webhook_deliveries(emu, corpora)
-    standard_webhooks(corpora)
+    provider_examples(corpora)
 
     for connections, target in (
         (daguito_connections, "daguito_events"),

@@ -151,7 +151,7 @@ def test_linktor_rest_with_an_injected_client(tls_emu: Emulator, pki: Pki) -> No
     with (
         httpx.Client(verify=pki.context()) as http,
         LinktorClient(
-            base_url=tls_emu.linktor_server_url, api_key=LINKTOR_KEY, http_client=http
+            base_url=tls_emu.linktor_url, api_key=LINKTOR_KEY, http_client=http
         ) as client,
     ):
         assert client.conversations.get("conv_demo").id == "conv_demo"
@@ -193,7 +193,7 @@ async def realtime_round_trip(emu: Emulator, ws: LinktorWebSocket) -> None:
 
 
 async def test_linktor_realtime_with_an_injected_context(tls_emu: Emulator, pki: Pki) -> None:
-    ws = LinktorWebSocket(tls_emu.linktor_server_url, api_key=LINKTOR_KEY, ssl=pki.context())
+    ws = LinktorWebSocket(tls_emu.linktor_url, api_key=LINKTOR_KEY, ssl=pki.context())
     assert ws.url.startswith("wss://")
     await realtime_round_trip(tls_emu, ws)
 

@@ -567,6 +567,25 @@ def test_twilio_url_is_required() -> None:
         Twilio("t").verify_many([body], [headers], urls=[])
 
 
+def test_twilio_port_variants_only_change_this_urls_authority() -> None:
+    """Found by fuzzing (fuzz/fuzz_targets/webhook_parsers.rs): a relative URL whose query
+    holds ``://`` had the port of the URL in its query toggled, so a signature made for that
+    other string passed. Only a URL with its own ``scheme://authority`` gets a port variant."""
+    twilio = Twilio("t")
+    body = b"a=1"
+    url = "/sms?next=https://a.com:8443/x"
+    mangled = "/sms?next=https://a.com/x"
+    signed_for_mangled = {"X-Twilio-Signature": twilio_signature("t", mangled, body)}
+    with pytest.raises(InvalidSignatureError):
+        twilio.verify(body, signed_for_mangled, url=url)
+    signed = {"X-Twilio-Signature": twilio_signature("t", url, body)}
+    twilio.verify(body, signed, url=url)
+    # An absolute URL still matches with its port toggled.
+    absolute = "https://a.com:443/sms"
+    signed_without_port = {"X-Twilio-Signature": twilio_signature("t", "https://a.com/sms", body)}
+    twilio.verify(body, signed_without_port, url=absolute)
+
+
 # ------------------------------------------------------------------ Linear
 
 

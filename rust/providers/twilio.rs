@@ -39,6 +39,14 @@ pub fn query(url: &[u8]) -> &[u8] {
 /// no `scheme://authority` to change.
 pub fn port_variant(url: &[u8]) -> Option<Vec<u8>> {
     let scheme_end = url.windows(3).position(|w| w == b"://")?;
+    // RFC 3986's scheme, from the start: a `://` inside a relative URL's path or query
+    // (`/hook?next=https://a.com:8443/`) is no authority of this URL.
+    let scheme = &url[..scheme_end];
+    let is_scheme = scheme.first().is_some_and(u8::is_ascii_alphabetic)
+        && scheme.iter().all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
+    if !is_scheme {
+        return None;
+    }
     let start = scheme_end + 3;
     let authority_len = url[start..]
         .iter()
@@ -225,6 +233,12 @@ mod tests {
         assert_eq!(variant("https://[::1]/x").as_deref(), Some("https://[::1]:443/x"));
         assert_eq!(variant("https://a.com:/x"), None);
         assert_eq!(variant("no scheme"), None);
+        // Found by fuzzing: a `://` after the start is not this URL's scheme (it was read as
+        // one, and the port of a URL in the query was toggled).
+        assert_eq!(variant("/hook?next=https://a.com:8443/x"), None);
+        assert_eq!(variant("://a.com:8443/x"), None);
+        assert_eq!(variant("1http://a.com/x"), None);
+        assert_eq!(variant("svn+ssh://a.com:22/x").as_deref(), Some("svn+ssh://a.com/x"));
     }
 
     #[test]

@@ -31,9 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="how /linktor/api/v1 behaves: 'code' does what the self-hosted server's code does, "
         "limits included; 'documented' what its documentation describes (default: %(default)s)",
     )
-    parser.add_argument(
-        "--ssl-certfile", help="serve HTTPS/WSS with this PEM certificate chain"
-    )
+    parser.add_argument("--ssl-certfile", help="serve HTTPS/WSS with this PEM certificate chain")
     parser.add_argument(
         "--ssl-keyfile", help="the certificate's private key (if not in --ssl-certfile)"
     )

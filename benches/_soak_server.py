@@ -30,9 +30,35 @@ import sys
 import threading
 import time
 from collections import Counter
-from typing import Any
+from typing import Any, TextIO
 
 from relaywire.emulator import Emulator, RateLimit
+
+
+def print_tasks(out: TextIO) -> None:
+    """Where each task of the running loop is suspended: every frame down its chain of awaits
+    (``Task.print_stack`` shows only the outermost one)."""
+    for task in asyncio.all_tasks():
+        if task is asyncio.current_task():
+            continue
+        print(f"{task!r}", file=out)
+        coro: Any = task.get_coro()
+        while coro is not None:
+            frame = getattr(coro, "cr_frame", None) or getattr(coro, "ag_frame", None)
+            frame = frame or getattr(coro, "gi_frame", None)
+            if frame is not None:
+                code = frame.f_code
+                print(f"    {code.co_filename}:{frame.f_lineno} {code.co_name}", file=out)
+            coro = (
+                getattr(coro, "cr_await", None)
+                or getattr(coro, "ag_await", None)
+                or getattr(coro, "gi_yieldfrom", None)
+            )
+    out.flush()
+
+
+async def _print_tasks() -> None:
+    print_tasks(sys.stderr)
 
 
 class _Half(asyncio.Protocol):
@@ -198,9 +224,16 @@ class ChaosProxy:
 
 def fault_schedule(emu: Emulator, interval: float, stop: threading.Event) -> None:
     """Every ``interval`` seconds the next Linktor REST requests fail, with 500, 502 or 503 in
-    turn (503 with a ``Retry-After``)."""
+    turn (503 with a ``Retry-After``).
+
+    A batch is queued only once the one before it was used up: faults queued while few
+    requests come (the run winding down, the final listing) must not pile up, or a client that
+    backs off between its retries meets more queued failures than it has retries, and the
+    backlog outgrows it for good (a server that fails every request)."""
     turn = 0
     while not stop.wait(interval):
+        if emu.faults.pending_http():
+            continue
         status = (500, 502, 503)[turn % 3]
         retry_after = 0.2 if status == 503 else None
         emu.faults.http(status, 3, path_prefix="/linktor", retry_after=retry_after)
@@ -211,8 +244,18 @@ def main() -> int:
     config = json.loads(sys.argv[1])
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
+    emulator: list[Emulator] = []
+    # SIGUSR1: print where the emulator's tasks wait (soak.py sends it when the run overruns).
+    signal.signal(
+        signal.SIGUSR1,
+        lambda signum, frame: [
+            threading.Thread(target=emu.call, args=(_print_tasks,), daemon=True).start()
+            for emu in emulator
+        ],
+    )
     rate_limit = RateLimit(config["rate_limit"], config["rate_window"])
     with Emulator(rate_limit=rate_limit) as emu:
+        emulator.append(emu)
         emu.faults.stream(token_delay=config["token_delay"])
         proxy = ChaosProxy(
             emu.port, config["drop_interval"], config["drop_fraction"], config["flap_seconds"]

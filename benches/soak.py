@@ -53,6 +53,7 @@ import math
 import os
 import random
 import resource
+import signal
 import subprocess
 import sys
 import time
@@ -63,6 +64,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from _soak_server import print_tasks
 
 from daguito import WebhookStreamOptions, WebhookStreamSession, text_message
 from daguito.errors import DaguitoError
@@ -458,6 +460,12 @@ async def soak(
         await asyncio.sleep(0)
         # Sessions finish their turn; sockets disconnect.
         run.stopped.set()
+
+        def phase(text: str) -> None:
+            if config.verbose:
+                print(f"  {time.monotonic() - run.started:5.0f} s  {text}", file=sys.stderr)
+
+        phase("winding down: sessions finish their turn, sockets disconnect")
         done, pending = await asyncio.wait(tasks, timeout=config.turn_timeout + 10)
         for task in pending:
             task.cancel()
@@ -468,9 +476,11 @@ async def soak(
             if not task.cancelled() and task.exception() is not None:
                 problems.unhandled.append(f"task failed: {task.exception()!r}")
         # REST: what was sent is stored exactly once.
+        phase(f"{len(pending)} tasks cancelled; listing the conversations")
         stored: Counter[tuple[str, int]] = Counter()
         for conversation in conversations:
             stored.update(await stored_messages(client, conversation))
+        phase("listed")
     for conversation, times in sent.at.items():
         for number, at in enumerate(times):
             copies = stored[(conversation, number)]
@@ -507,6 +517,22 @@ async def soak(
         "samples": samples,
         "realtime": {"delivered": delivered, "excused": excused, "lost": lost},
     }
+
+
+async def bounded(work: Any, limit: float, server: subprocess.Popen[str]) -> Any:
+    """``work`` within ``limit`` seconds; past it, print where every task of both processes is
+    waiting (so that a hang says where it hangs), then cancel it."""
+    task = asyncio.ensure_future(work)
+    done, _ = await asyncio.wait({task}, timeout=limit)
+    if not done:
+        print("the soak's tasks:", file=sys.stderr)
+        print_tasks(sys.stderr)
+        server.send_signal(signal.SIGUSR1)  # the server prints its own
+        await asyncio.sleep(1.0)
+        task.cancel()
+        await asyncio.wait({task}, timeout=10)
+        raise asyncio.TimeoutError
+    return task.result()
 
 
 def start_server(config: argparse.Namespace) -> tuple[subprocess.Popen[str], dict[str, str]]:
@@ -693,7 +719,7 @@ def main() -> int:
     # Bounded: whatever happens, the run ends a few minutes after its duration.
     limit = config.duration + 240
     try:
-        result = asyncio.run(asyncio.wait_for(soak(config, urls, problems), limit))
+        result = asyncio.run(bounded(soak(config, urls, problems), limit, server))
     except asyncio.TimeoutError:
         print(f"FAIL: the soak did not finish within {limit:.0f} s")
         return 1

@@ -117,6 +117,17 @@ def test_dropped_connection_mid_response(emu: Emulator) -> None:
     assert httpx.get(f"{emu.url}/health").status_code == 200
 
 
+def test_pending_http_counts_the_requests_queued_faults_will_still_fail(emu: Emulator) -> None:
+    assert emu.faults.pending_http() == 0
+    emu.faults.http(500, 2)
+    emu.faults.http(503, 1, path_prefix="/linktor")
+    assert emu.faults.pending_http() == 3
+    assert httpx.get(f"{emu.url}/health").status_code == 500
+    assert emu.faults.pending_http() == 2
+    emu.faults.clear()
+    assert emu.faults.pending_http() == 0
+
+
 def test_faults_clear(emu: Emulator) -> None:
     emu.faults.http(500, 5)
     emu.faults.stream(token_delay=0.5)

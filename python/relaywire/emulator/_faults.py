@@ -124,6 +124,11 @@ class Faults:
             self._http.append(fault)
         return fault
 
+    def pending_http(self) -> int:
+        """How many more requests the queued HTTP faults will fail (0: none queued)."""
+        with self._lock:
+            return sum(fault.count for fault in self._http)
+
     def take_http(self, path: str) -> HttpFault | None:
         """Consume one use of the first HTTP fault matching ``path``, if any."""
         if not self._http:

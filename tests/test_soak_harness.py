@@ -1,0 +1,67 @@
+"""The soak's own server (benches/_soak_server.py): its faults stay bounded when traffic stops.
+
+The soak once ran its load phase clean and then never finished: while it wound down, nobody
+sent REST requests, the fault schedule kept queueing "the next 3 requests fail" every few
+seconds, and the final listing met a backlog of failures that grew faster than its backing-off
+retries used it up.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import threading
+from pathlib import Path
+from types import ModuleType
+
+import httpx
+
+from relaywire.emulator import Emulator
+
+SERVER = Path(__file__).resolve().parent.parent / "benches" / "_soak_server.py"
+
+
+def soak_server() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("_soak_server", SERVER)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_faults_do_not_pile_up_while_no_request_comes(emu: Emulator) -> None:
+    server = soak_server()
+    stop = threading.Event()
+    schedule = threading.Thread(target=server.fault_schedule, args=(emu, 0.01, stop))
+    schedule.start()
+    try:
+        # Forty intervals without a request: one batch is queued, and no more.
+        stop.wait(0.4)
+        assert emu.faults.pending_http() == 3
+        statuses = [httpx.get(f"{emu.linktor_url}/conversations").status_code for _ in range(3)]
+        assert statuses == [500, 500, 500]
+    finally:
+        stop.set()
+        schedule.join(5)
+    emu.faults.clear()
+    assert httpx.get(f"{emu.linktor_url}/conversations").status_code in (200, 401)
+
+
+def test_the_next_batch_follows_once_one_is_used_up(emu: Emulator) -> None:
+    server = soak_server()
+    stop = threading.Event()
+    schedule = threading.Thread(target=server.fault_schedule, args=(emu, 0.01, stop))
+    schedule.start()
+    try:
+        seen: list[int] = []
+        for _ in range(200):
+            if emu.faults.pending_http():
+                seen.append(httpx.get(f"{emu.linktor_url}/conversations").status_code)
+                if len(seen) == 6:
+                    break
+            stop.wait(0.01)
+        # 500 three times, then the next batch: 502 three times (the statuses take turns).
+        assert seen == [500, 500, 500, 502, 502, 502]
+    finally:
+        stop.set()
+        schedule.join(5)
+        emu.faults.clear()

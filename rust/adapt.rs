@@ -15,7 +15,7 @@
 
 use std::borrow::Cow;
 
-use crate::json::{Doc, Node, NodeId};
+use crate::json::{same_bytes, Doc, Node, NodeId};
 
 /// The rules cannot promise exactly the Python result: use the Python path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,7 +92,7 @@ impl<'a> Obj<'a> {
 
     /// `d[key] = value`.
     pub fn set(&mut self, key: &'static str, value: Val<'a>) {
-        match self.entries.iter_mut().find(|(k, _)| *k == key) {
+        match self.entries.iter_mut().find(|(k, _)| same_bytes(k.as_bytes(), key.as_bytes())) {
             Some(slot) => slot.1 = value,
             None => self.entries.push((key, value)),
         }
@@ -114,17 +114,17 @@ pub struct Fit {
 
 impl Fit {
     fn apply<'a>(&self, text: Text<'a>) -> Text<'a> {
-        if self.allowed.iter().any(|v| **v == *text.bytes) {
+        if self.allowed.iter().any(|v| same_bytes(v, &text.bytes)) {
             return text;
         }
-        match self.nearest.iter().find(|(from, _)| **from == *text.bytes) {
+        match self.nearest.iter().find(|(from, _)| same_bytes(from, &text.bytes)) {
             Some((_, to)) => Text::owned(to.to_vec()),
             None => text,
         }
     }
 
     fn contains(&self, bytes: &[u8]) -> bool {
-        self.allowed.iter().any(|v| **v == *bytes)
+        self.allowed.iter().any(|v| same_bytes(v, bytes))
     }
 }
 
@@ -260,7 +260,7 @@ impl<'a> Rules<'_, 'a> {
         if let Some(id) = id.filter(|&id| matches!(self.doc.node(id), Node::Object(_))) {
             for (key, value) in self.doc.entries(id) {
                 let key = self.doc.str_bytes(key);
-                if let Some(i) = keys.iter().position(|k| k.as_bytes() == key) {
+                if let Some(i) = keys.iter().position(|k| same_bytes(k.as_bytes(), key)) {
                     found[i] = Some(value);
                 }
             }
@@ -357,7 +357,9 @@ impl<'a> Rules<'_, 'a> {
 
     /// `d.get(key)` on a built dict (`None` for an absent key).
     fn obj_get(&self, obj: &Obj<'a>, key: &str) -> Option<Val<'a>> {
-        if let Some((_, value)) = obj.entries.iter().find(|(k, _)| *k == key) {
+        if let Some((_, value)) =
+            obj.entries.iter().find(|(k, _)| same_bytes(k.as_bytes(), key.as_bytes()))
+        {
             return Some(value.clone());
         }
         self.get(obj.base, key).map(Val::Node)
@@ -463,7 +465,8 @@ impl<'a> Rules<'_, 'a> {
             .and_then(|a| self.doc.elements(a).next())
             .filter(|&f| self.is_object(Some(f)));
         let attached = self.truthy_text(self.get(first, "url"))?;
-        let content = if self.tables.media_content_types.iter().any(|k| **k == *kind.bytes) {
+        let content = if self.tables.media_content_types.iter().any(|k| same_bytes(k, &kind.bytes))
+        {
             // A sent message holds its URL as content; a received one its caption (the URL
             // is in an attachment, which only GET /messages/{id} loads).
             let caption = if !attached.is_empty() || !self.looks_like_url(&text.bytes)? {
@@ -632,7 +635,7 @@ impl<'a> Rules<'_, 'a> {
         // stringify to one of its keys.
         let connection = self.text(self.get(c, "connection_status"));
         let status = connection
-            .and_then(|s| self.tables.channel_status.iter().find(|(k, _)| **k == *s.bytes))
+            .and_then(|s| self.tables.channel_status.iter().find(|(k, _)| same_bytes(k, &s.bytes)))
             .map_or_else(|| Text::of_static("inactive"), |(_, v)| Text::owned(v.to_vec()));
         Ok(Val::Obj(Obj::spread(
             id,

@@ -179,6 +179,33 @@ impl OwnedDoc {
     }
 }
 
+/// Whether two byte strings are equal. Keys and type names are short: up to 16 bytes they are
+/// compared in at most two loads each, which costs less than a call to `memcmp`.
+#[inline]
+pub fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    let word = |s: &[u8], at: usize| {
+        let mut w = [0; 8];
+        w.copy_from_slice(&s[at..at + 8]);
+        u64::from_ne_bytes(w)
+    };
+    let half = |s: &[u8], at: usize| {
+        let mut w = [0; 4];
+        w.copy_from_slice(&s[at..at + 4]);
+        u32::from_ne_bytes(w)
+    };
+    match n {
+        0 => true,
+        1..=3 => a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1],
+        4..=7 => half(a, 0) == half(b, 0) && half(a, n - 4) == half(b, n - 4),
+        8..=16 => word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8),
+        _ => a == b,
+    }
+}
+
 type Result<T> = std::result::Result<T, ParseError>;
 
 const fn err<T>(kind: ErrorKind, offset: usize) -> Result<T> {
@@ -764,7 +791,7 @@ impl<'a> Doc<'a> {
     pub fn get(&self, id: NodeId, key: &[u8]) -> Option<NodeId> {
         let mut found = None;
         for (k, value) in self.entries(id) {
-            if self.str_bytes(k) == key {
+            if same_bytes(self.str_bytes(k), key) {
                 found = Some(value);
             }
         }
@@ -991,6 +1018,38 @@ pub(crate) mod tests {
 
     fn kind(text: &str) -> ErrorKind {
         parse(text).expect_err(text).kind
+    }
+
+    #[test]
+    fn same_bytes_agrees_with_slice_equality() {
+        // Every pair of strings up to 20 bytes drawn from a small alphabet, so that equal
+        // lengths and shared prefixes and suffixes are common.
+        let alphabet = [b'a', b'b', 0x00, 0xff];
+        let mut words: Vec<Vec<u8>> = vec![Vec::new()];
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        for len in 1..=20 {
+            for _ in 0..24 {
+                let word = (0..len)
+                    .map(|_| {
+                        state ^= state << 13;
+                        state ^= state >> 7;
+                        state ^= state << 17;
+                        alphabet[(state % 4) as usize]
+                    })
+                    .collect();
+                words.push(word);
+            }
+        }
+        for a in &words {
+            for b in &words {
+                assert_eq!(same_bytes(a, b), a == b, "{a:?} {b:?}");
+            }
+            for i in 0..a.len() {
+                let mut c = a.clone();
+                c[i] ^= 1;
+                assert!(!same_bytes(a, &c), "{a:?} differs at {i}");
+            }
+        }
     }
 
     #[test]

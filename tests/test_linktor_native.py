@@ -12,6 +12,7 @@ same requests.
 
 from __future__ import annotations
 
+import gc
 import json
 from collections.abc import Callable
 from typing import Any
@@ -988,6 +989,28 @@ def test_deferred_frames_build_what_the_eager_decoder_builds() -> None:
             assert_identical(built, entry)
 
     run()
+
+
+def test_pending_events_are_not_tracked_by_the_collector() -> None:
+    """A burst queues thousands of ``PendingEvent``s; they hold no reference a cycle could pass
+    through (the frozen event table, a string), so the collector does not track them and its
+    collections do not walk the queue again and again. Built, the event is an ordinary one."""
+    from linktor.websocket import _decoder_events
+    from relaywire.streams import EnvelopeDecoder, PendingEvent
+
+    decoder = EnvelopeDecoder(events=_decoder_events(), defer=True)
+    frame = {
+        "type": "typing",
+        "payload": {"conversation_id": "c1", "user_id": "u1", "is_typing": True},
+    }
+    entries, _ = decoder.decode(json.dumps(frame).encode())
+    (pending,) = entries
+    assert type(pending) is PendingEvent and not gc.is_tracked(pending)
+    event = pending.build()
+    assert event.conversation_id == "c1" and gc.is_tracked(event)
+    del pending
+    gc.collect()  # an untracked object is still freed by its reference count
+    assert event.user_id == "u1"
 
 
 # -- webhook events ------------------------------------------------------------------------------

@@ -953,7 +953,11 @@ class LinktorWebSocket:
             item = queue.popleft()
             if type(item) is not PendingEvent:
                 return item
-            event = _built(item)
+            # What _built() does, inline: this runs once per event.
+            event = item.build()
+            if type(event) is not tuple:
+                return event  # type: ignore[no-any-return]
+            event = _read(*event)
             if event is not None:
                 return event
 

@@ -22,7 +22,7 @@ use crate::adapt::{
     WordMap,
 };
 use crate::envelope::Envelope;
-use crate::json::{Doc, Node, NodeId, OwnedDoc};
+use crate::json::{same_bytes, Doc, Node, NodeId, OwnedDoc};
 
 /// The fitted enums the rules read, each `kind: (values, {server word: nearest value})`.
 const FITS: [&str; 7] = [
@@ -318,11 +318,11 @@ impl RealtimeEvents {
 
     /// Whether a deferring decoder defers frames of this (routed) type.
     pub(super) fn deferred(&self, frame_type: &[u8]) -> bool {
-        !self.eager.iter().any(|t| **t == *frame_type)
+        !self.eager.iter().any(|t| same_bytes(t, frame_type))
     }
 
     fn route(&self, frame_type: &[u8]) -> Option<&Route> {
-        self.routes.iter().find(|(t, _)| **t == *frame_type).map(|(_, r)| r)
+        self.routes.iter().find(|(t, _)| same_bytes(t, frame_type)).map(|(_, r)| r)
     }
 
     /// The event of a frame read before (see [`PendingEvent`]), or its `(type, payload)`

@@ -48,7 +48,14 @@ impl Envelopes {
                 let frame_type = b.cached_string(type_)?.cast_into::<PyString>()?;
                 let pending =
                     PendingEvent::new(events.clone_ref(py), frame_type.unbind(), doc, envelope);
-                return Ok(Bound::new(py, pending)?.into_any());
+                let pending = Bound::new(py, pending)?;
+                // It holds only the (frozen) event table and a string, so no reference cycle
+                // can pass through it: the collector need not track it. A burst queues
+                // thousands of them; tracked, each collection would walk them all again.
+                // SAFETY: `pending` is a live object of a GC type; untracking one is allowed
+                // at any time (its deallocation untracks it again, which is a no-op).
+                unsafe { pyo3::ffi::PyObject_GC_UnTrack(pending.as_ptr().cast()) };
+                return Ok(pending.into_any());
             }
             if routed {
                 if let Some(event) =

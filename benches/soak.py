@@ -29,7 +29,8 @@ Checks (the run fails when one does not hold):
 * realtime: no socket receives a message twice or out of order, and every message reaches
   every socket subscribed to its conversation, except the ones sent while that socket was
   down: between the last message one connection delivered and the first of the next (a
-  message missing inside what one connection delivered is lost);
+  message missing inside what one connection delivered is lost). The sockets disconnect once
+  the last message reached every connected one (``--drain`` seconds at most): late is not lost;
 * REST: every message sent once is stored exactly once (the conversation is listed at the
   end), and none failed after the retries;
 * connection attempts stay bounded: in every second, at most the connections dropped in
@@ -229,12 +230,15 @@ class Socket:
 
     conversation: str
     received: bytearray = field(default_factory=bytearray)  # a bit per message number
+    connected: bool = False  # whether its client is connected now
+    welcomed_at: float = 0.0  # when its current connection was welcomed
     duplicates: int = 0
     reordered: int = 0
     first_welcome: float | None = None
     reconnects: int = 0
     malformed: int = 0  # frames the client could not read (its malformed_frames)
-    #: Per connection, the first and last message numbers it delivered ([] if none).
+    #: Per connection, the first and last message numbers it delivered ([] if none); a
+    #: connection seen to end starts an empty one.
     segments: list[list[int]] = field(default_factory=list)
 
     def got(self, number: int) -> bool:
@@ -267,6 +271,7 @@ async def linktor_socket(
 
     @ws.on_connected
     def welcome(event: Any) -> None:
+        state.welcomed_at = time.time()
         if state.first_welcome is None:
             state.first_welcome = time.time()
         else:
@@ -301,7 +306,15 @@ async def linktor_socket(
             break
         except LinktorError:
             await asyncio.sleep(1.0)
-    await run.stopped.wait()
+    while not run.stopped.is_set():
+        connected = ws.is_connected
+        if state.connected and not connected:
+            # The connection ended (a drop): a new segment, so that what it did not deliver
+            # counts as sent while the socket was down, even if no reconnect follows in time.
+            state.segments.append([])
+        state.connected = connected
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(run.stopped.wait(), 0.25)
     await ws.disconnect()
     state.malformed = ws.malformed_frames
 
@@ -365,6 +378,16 @@ async def stored_messages(
     raise RuntimeError(f"could not list the messages of {conversation}: {last!r}")
 
 
+def drained(socket: Socket, sent: Sent) -> bool:
+    """Whether ``socket`` has nothing more to wait for: it got the last message the server
+    created in its conversation, or it is down, or its connection began after that message."""
+    times = sent.at.get(socket.conversation, array("d"))
+    for number in range(len(times) - 1, -1, -1):
+        if not math.isnan(times[number]):  # the last one whose POST was answered
+            return socket.got(number) or not socket.connected or socket.welcomed_at > times[number]
+    return True
+
+
 def missed_while_down(socket: Socket, number: int, created: float) -> bool:
     """Whether a message the socket did not get fell in a gap between its connections: after
     the last message one connection delivered and before the first of the next that delivered
@@ -377,7 +400,8 @@ def missed_while_down(socket: Socket, number: int, created: float) -> bool:
         if before[1] < number < after[0]:
             return True
     if ranges and number > ranges[-1][1]:
-        # After the last delivered one: only if the socket reconnected since.
+        # After the last delivered one: only if that connection ended since (the socket
+        # reconnected, or was down when the run ended).
         return socket.segments[-1] is not ranges[-1]
     if ranges and number < ranges[0][0]:
         # Before the first delivered one: only if sent before it was subscribed, or if the
@@ -456,16 +480,25 @@ async def soak(
             growth = {k: now[k] - census[k] for k in now if now[k] - census[k] > 100}
             print(f"objects grown over the last half: {growth}", file=sys.stderr)
         run.stopping = True
-        ended = time.time()
-        await asyncio.sleep(0)
-        # Sessions finish their turn; sockets disconnect.
-        run.stopped.set()
 
         def phase(text: str) -> None:
             if config.verbose:
                 print(f"  {time.monotonic() - run.started:5.0f} s  {text}", file=sys.stderr)
 
-        phase("winding down: sessions finish their turn, sockets disconnect")
+        # Producers send their last message; sessions finish their turn. The sockets stay
+        # until every connected one has the last message of its conversation (a loaded
+        # machine may deliver seconds late; late is not lost), or the drain time is up.
+        phase("winding down: the last messages are sent, sessions finish their turn")
+        producers = tasks[config.sessions + len(sockets) :]
+        await asyncio.wait(producers, timeout=config.turn_timeout + 10)
+        drain_started = time.monotonic()
+        while time.monotonic() - drain_started < config.drain and not all(
+            drained(socket, sent) for socket in sockets
+        ):
+            await asyncio.sleep(0.1)
+        drain_time = time.monotonic() - drain_started
+        phase(f"realtime drained in {drain_time:.1f} s; sockets disconnect")
+        run.stopped.set()
         done, pending = await asyncio.wait(tasks, timeout=config.turn_timeout + 10)
         for task in pending:
             task.cancel()
@@ -495,8 +528,8 @@ async def soak(
     lost = excused = delivered = 0
     for socket in sockets:
         for number, at in enumerate(sent.at.get(socket.conversation, ())):
-            if math.isnan(at) or at > ended - 3.0:
-                continue  # never sent, or perhaps still on its way
+            if math.isnan(at):
+                continue  # never sent
             if socket.got(number):
                 delivered += 1
             elif missed_while_down(socket, number, at):
@@ -515,7 +548,12 @@ async def soak(
         "sent": sent,
         "sockets": sockets,
         "samples": samples,
-        "realtime": {"delivered": delivered, "excused": excused, "lost": lost},
+        "realtime": {
+            "delivered": delivered,
+            "excused": excused,
+            "lost": lost,
+            "drained": drain_time,
+        },
     }
 
 
@@ -631,6 +669,10 @@ def report(
             f"{realtime['lost']}",
         ),
         (
+            "realtime: the last messages reached every connected socket after",
+            f"{realtime['drained']:.1f} s (at most {config.drain:g})",
+        ),
+        (
             "realtime duplicates / out of order",
             f"{sum(s.duplicates for s in sockets)} / {sum(s.reordered for s in sockets)}",
         ),
@@ -706,6 +748,12 @@ def main() -> int:
     parser.add_argument("--flap-seconds", type=float, default=1.0)
     parser.add_argument("--ramp", type=float, default=5.0, help="seconds to open everything")
     parser.add_argument("--turn-timeout", type=float, default=30.0)
+    parser.add_argument(
+        "--drain",
+        type=float,
+        default=20.0,
+        help="seconds the sockets get to receive the last messages before they disconnect",
+    )
     parser.add_argument("--verbose", action="store_true", help="a line per second on stderr")
     parser.add_argument("--objects", action="store_true", help="print which objects grew")
     config = parser.parse_args()

@@ -8,8 +8,10 @@ retries used it up.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
@@ -28,30 +30,33 @@ def soak_server() -> ModuleType:
     return module
 
 
-def test_faults_do_not_pile_up_while_no_request_comes(emu: Emulator) -> None:
-    server = soak_server()
+@contextlib.contextmanager
+def fault_schedule(emu: Emulator, interval: float) -> Iterator[threading.Event]:
+    """The soak server's fault schedule running against ``emu`` (stopped, faults cleared, on
+    exit); yields the event that stops it."""
     stop = threading.Event()
-    schedule = threading.Thread(target=server.fault_schedule, args=(emu, 0.01, stop))
+    schedule = threading.Thread(target=soak_server().fault_schedule, args=(emu, interval, stop))
     schedule.start()
     try:
+        yield stop
+    finally:
+        stop.set()
+        schedule.join(5)
+        emu.faults.clear()
+
+
+def test_faults_do_not_pile_up_while_no_request_comes(emu: Emulator) -> None:
+    with fault_schedule(emu, 0.01) as stop:
         # Forty intervals without a request: one batch is queued, and no more.
         stop.wait(0.4)
         assert emu.faults.pending_http() == 3
         statuses = [httpx.get(f"{emu.linktor_url}/conversations").status_code for _ in range(3)]
         assert statuses == [500, 500, 500]
-    finally:
-        stop.set()
-        schedule.join(5)
-    emu.faults.clear()
     assert httpx.get(f"{emu.linktor_url}/conversations").status_code in (200, 401)
 
 
 def test_the_next_batch_follows_once_one_is_used_up(emu: Emulator) -> None:
-    server = soak_server()
-    stop = threading.Event()
-    schedule = threading.Thread(target=server.fault_schedule, args=(emu, 0.01, stop))
-    schedule.start()
-    try:
+    with fault_schedule(emu, 0.01) as stop:
         seen: list[int] = []
         for _ in range(200):
             if emu.faults.pending_http():
@@ -61,7 +66,3 @@ def test_the_next_batch_follows_once_one_is_used_up(emu: Emulator) -> None:
             stop.wait(0.01)
         # 500 three times, then the next batch: 502 three times (the statuses take turns).
         assert seen == [500, 500, 500, 502, 502, 502]
-    finally:
-        stop.set()
-        schedule.join(5)
-        emu.faults.clear()

@@ -17,7 +17,7 @@ import http.server
 import queue
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from typing import Any, cast
 
 import httpx
 
@@ -162,7 +162,9 @@ class _RecordingHandler(http.server.BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        self.requests.put((self.headers, body))
+        # The handler's headers are an HTTPMessage (what http.client.parse_headers makes);
+        # typeshed declares the base class.
+        self.requests.put((cast(http.client.HTTPMessage, self.headers), body))
         status, content_type, content = self.answer
         self.send_response(status)
         self.send_header("Content-Type", content_type)

@@ -244,18 +244,16 @@ def main() -> int:
     config = json.loads(sys.argv[1])
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
-    emulator: list[Emulator] = []
-    # SIGUSR1: print where the emulator's tasks wait (soak.py sends it when the run overruns).
-    signal.signal(
-        signal.SIGUSR1,
-        lambda signum, frame: [
-            threading.Thread(target=emu.call, args=(_print_tasks,), daemon=True).start()
-            for emu in emulator
-        ],
-    )
     rate_limit = RateLimit(config["rate_limit"], config["rate_window"])
     with Emulator(rate_limit=rate_limit) as emu:
-        emulator.append(emu)
+        # SIGUSR1: print where the emulator's tasks wait (soak.py sends it when a run
+        # overruns); from a thread, since the handler runs on the main thread, which waits.
+        signal.signal(
+            signal.SIGUSR1,
+            lambda signum, frame: threading.Thread(
+                target=emu.call, args=(_print_tasks,), daemon=True
+            ).start(),
+        )
         emu.faults.stream(token_delay=config["token_delay"])
         proxy = ChaosProxy(
             emu.port, config["drop_interval"], config["drop_fraction"], config["flap_seconds"]

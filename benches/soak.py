@@ -273,7 +273,7 @@ async def linktor_socket(
     def welcome(event: Any) -> None:
         state.welcomed_at = time.time()
         if state.first_welcome is None:
-            state.first_welcome = time.time()
+            state.first_welcome = state.welcomed_at
         else:
             state.reconnects += 1
         state.segments.append([])
@@ -381,7 +381,7 @@ async def stored_messages(
 def drained(socket: Socket, sent: Sent) -> bool:
     """Whether ``socket`` has nothing more to wait for: it got the last message the server
     created in its conversation, or it is down, or its connection began after that message."""
-    times = sent.at.get(socket.conversation, array("d"))
+    times = sent.at.get(socket.conversation, ())
     for number in range(len(times) - 1, -1, -1):
         if not math.isnan(times[number]):  # the last one whose POST was answered
             return socket.got(number) or not socket.connected or socket.welcomed_at > times[number]

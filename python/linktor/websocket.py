@@ -340,14 +340,6 @@ def _read(frame_type: str, payload: dict[str, Any]) -> RealtimeEvent | None:
         return None
 
 
-def _built(pending: PendingEvent) -> RealtimeEvent | None:
-    """The event of a frame taken from the queue (``None``: none, or it could not be read)."""
-    built = pending.build()
-    if type(built) is not tuple:
-        return built  # type: ignore[no-any-return]
-    return _read(*built)
-
-
 def _conversation_of(event: RealtimeEvent) -> str | None:
     """The conversation a conversation-scoped event is about (None: not scoped)."""
     if isinstance(event, (MessageEvent, MessageStatusEvent, TypingEvent, ConversationUpdateEvent)):
@@ -953,7 +945,7 @@ class LinktorWebSocket:
             item = queue.popleft()
             if type(item) is not PendingEvent:
                 return item
-            # What _built() does, inline: this runs once per event.
+            # Built when taken; the Python path reads what the plan leaves to it.
             event = item.build()
             if type(event) is not tuple:
                 return event  # type: ignore[no-any-return]

@@ -38,12 +38,11 @@ use pyo3::types::{
 
 use super::args::type_name;
 use super::objects::{
-    fingerprint, fingerprint_hash, new_str, owned, with_bytes, Builder, StringCache,
-    KEEP_TAPE_BYTES,
+    fingerprint_hash, new_str, owned, with_bytes, Builder, StringCache, KEEP_TAPE_BYTES,
 };
 use crate::adapt::{Obj, Text, Val};
 use crate::datetime::parse_rfc3339;
-use crate::json::{Doc, Node, NodeId, Tape};
+use crate::json::{fingerprint, Doc, Node, NodeId, Tape};
 
 /// Deeper documents are declined: pydantic's JSON parser stops at a recursion limit of its own
 /// (around 200), and no response model nests anywhere near this.

@@ -11,7 +11,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString};
 
 use super::args::type_name;
-use crate::json::{Doc, Node, NodeId, Str};
+use crate::json::{fingerprint, Doc, Node, NodeId, Str};
 use crate::message::{check_int_digits, Malformed};
 
 /// After a message larger than this, the tape gives its memory back.
@@ -73,32 +73,6 @@ struct CachedString {
     /// The bytes of a key longer than the words cover.
     long: Option<Box<[u8]>>,
     value: Py<PyAny>,
-}
-
-/// Two words that, with the length, identify up to 16 bytes exactly: the first and last 8
-/// (or 4, or single) bytes overlap to cover them all.
-#[inline]
-pub fn fingerprint(bytes: &[u8]) -> (u64, u64) {
-    let n = bytes.len();
-    let word = |at: usize| {
-        let mut w = [0; 8];
-        w.copy_from_slice(&bytes[at..at + 8]);
-        u64::from_le_bytes(w)
-    };
-    let half = |at: usize| {
-        let mut w = [0; 4];
-        w.copy_from_slice(&bytes[at..at + 4]);
-        u64::from(u32::from_le_bytes(w))
-    };
-    match n {
-        8.. => (word(0), word(n - 8)),
-        4..=7 => (half(0), half(n - 4)),
-        1..=3 => {
-            let [first, middle, last] = [bytes[0], bytes[n / 2], bytes[n - 1]].map(u64::from);
-            (first | middle << 8 | last << 16, 0)
-        }
-        0 => (0, 0),
-    }
 }
 
 /// A well-mixed hash of a [`fingerprint`] and the length it covers (use its high bits).

@@ -30,7 +30,6 @@ from relaywire.sources import (
     RawHeaders,
     Source,
     get_scheme,
-    header,
     id_reader,
 )
 
@@ -42,8 +41,8 @@ Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
-#: An answer: status, headers (lowercase names, as ASGI), body.
-Response = tuple[int, list[tuple[bytes, bytes]], bytes]
+#: An answer: status, headers (lowercase names, latin-1 text), body.
+Response = tuple[int, list[tuple[str, str]], bytes]
 
 #: Seconds a sender is asked to wait after a 503.
 RETRY_AFTER = 1
@@ -65,11 +64,8 @@ _DROPPED_HEADERS = frozenset(
         b"cookie",
     }
 )
-_JSON = [(b"content-type", b"application/json")]
-_STORED = orjson.dumps({"status": "stored"})
-_DUPLICATE = orjson.dumps({"status": "duplicate"})
-_STORED_HEADERS = [*_JSON, (b"content-length", str(len(_STORED)).encode())]
-_DUPLICATE_HEADERS = [*_JSON, (b"content-length", str(len(_DUPLICATE)).encode())]
+_JSON = [("content-type", "application/json")]
+_IDENTITY = frozenset({b"", b"identity", "", "identity"})
 # Lines per second per source for refused signatures; the rest are counted in the next line.
 _REJECT_LOG_RATE = 10
 
@@ -102,7 +98,12 @@ class _RejectLog:
         self.lines += 1
         more = f" (+{self.suppressed} more not logged)" if self.suppressed else ""
         self.suppressed = 0
-        peer = f"{client[0]}:{client[1]}" if client else "unknown peer"
+        # ASGI's (host, port), or RSGI's "host:port"
+        peer = (
+            (client if isinstance(client, str) else f"{client[0]}:{client[1]}")
+            if client
+            else "unknown peer"
+        )
         _log.warning("refused a delivery to %s from %s: %s%s", self.source, peer, reason, more)
 
 
@@ -203,15 +204,32 @@ class IngestApp:
         if kind == "http":
             if not self._started:
                 await self.startup()
-
-            async def read_body(limit: int) -> bytes | None:
-                return await _read_body(receive, limit)
-
-            status, headers, body = await self._handle(
-                scope["path"], scope["method"], scope["headers"], scope.get("client"), read_body
-            )
-            await send({"type": "http.response.start", "status": status, "headers": headers})
-            await send({"type": "http.response.body", "body": body})
+            headers: RawHeaders = scope["headers"]
+            length = encoding = None
+            for name, value in headers:
+                if name == b"content-length":
+                    length = value
+                elif name == b"content-encoding":
+                    encoding = value
+            started = time.perf_counter()
+            admitted = self._admit(scope["path"], scope["method"], length)
+            if isinstance(admitted, _Route):
+                try:
+                    body = await _read_body(receive, self._limit(admitted))
+                except (_Disconnected, _Malformed):
+                    answer = _BROKEN_BODY
+                else:
+                    accepted = self._accept(admitted, body, headers, encoding, scope.get("client"))
+                    if isinstance(accepted, tuple):
+                        answer = accepted
+                    else:
+                        answer = await self._written(admitted, accepted, started)
+            else:
+                answer = admitted
+            status, answer_headers, answer_body = answer
+            raw_headers = [(n.encode("latin-1"), v.encode("latin-1")) for n, v in answer_headers]
+            await send({"type": "http.response.start", "status": status, "headers": raw_headers})
+            await send({"type": "http.response.body", "body": answer_body})
         elif kind == "lifespan":
             await self._lifespan(receive, send)
 
@@ -228,18 +246,30 @@ class IngestApp:
             return
         if not self._started:
             await self.startup()
-        headers = [(_raw(name), _raw(value)) for name, value in scope.headers.items()]
-
-        async def read_body(limit: int) -> bytes | None:
-            return await _read_rsgi_body(protocol, headers, limit)
-
-        host, _, port = scope.client.rpartition(":")
-        status, answer_headers, body = await self._handle(
-            scope.path, scope.method, headers, (host, port), read_body
-        )
-        protocol.response_bytes(
-            status, [(n.decode("latin-1"), v.decode("latin-1")) for n, v in answer_headers], body
-        )
+        header_map = scope.headers
+        length = header_map.get("content-length")
+        started = time.perf_counter()
+        admitted = self._admit(scope.path, scope.method, length)
+        if isinstance(admitted, _Route):
+            headers = _rsgi_headers(header_map)
+            body: bytes | None
+            try:
+                if length is not None:  # one read, of a length already checked
+                    body = bytes(await protocol())
+                else:
+                    body = await _read_rsgi_chunks(protocol, self._limit(admitted))
+            except Exception:  # granian raises on broken framing or a client gone
+                answer = _BROKEN_BODY
+            else:
+                encoding = header_map.get("content-encoding")
+                accepted = self._accept(admitted, body, headers, encoding, scope.client)
+                if isinstance(accepted, tuple):
+                    answer = accepted
+                else:
+                    answer = await self._written(admitted, accepted, started)
+        else:
+            answer = admitted
+        protocol.response_bytes(*answer)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -252,31 +282,20 @@ class IngestApp:
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
-    async def _handle(
-        self,
-        path: str,
-        method: str,
-        headers: RawHeaders,
-        client: Any,
-        read_body: Callable[[int], Awaitable[bytes | None]],
-    ) -> Response:
-        """One request, whatever the interface: the answer as (status, headers, body)."""
+    # -- one request, whatever the interface: _admit, read the body, _accept, _written ---------
+    # The interfaces only read the body and answer. Header values are bytes (ASGI) or str (RSGI).
+
+    def _limit(self, route: _Route) -> int:
+        sink_limit = self.sink.max_body
+        return route.max_body if sink_limit is None else min(route.max_body, sink_limit)
+
+    def _admit(self, path: str, method: str, length: bytes | str | None) -> _Route | Response:
+        """Before the body is read: the route, or the answer (404, 405, 400, 413)."""
         route = self._routes.get(path)
         if route is None:
             return self._other(method, path)
         if method != "POST":
-            return _json(405, {"error": "use POST"}, [(b"allow", b"POST")])
-        started = time.perf_counter()
-        limit = route.max_body
-        sink_limit = self.sink.max_body
-        if sink_limit is not None and sink_limit < limit:
-            limit = sink_limit
-        length = encoding = None
-        for name, value in headers:
-            if name == b"content-length":
-                length = value
-            elif name == b"content-encoding":
-                encoding = value
+            return _json(405, {"error": "use POST"}, [("allow", "POST")])
         if length is not None:
             try:
                 declared = int(length)
@@ -285,21 +304,23 @@ class IngestApp:
             if declared < 0:
                 route.counters["malformed"].inc()
                 return _json(400, {"error": "invalid Content-Length"})
+            limit = self._limit(route)
             if declared > limit:
                 return self._too_large(route, limit)
-        try:
-            body = await read_body(limit)
-        except (_Disconnected, _Malformed):
-            # The client left, or broke the body's framing (granian reports both as a
-            # disconnect): answer in case it is still there.
-            return _json(
-                400,
-                {"error": "the request body is malformed or incomplete"},
-                [(b"connection", b"close")],
-            )
+        return route
+
+    def _accept(
+        self,
+        route: _Route,
+        body: bytes | None,
+        headers: RawHeaders,
+        encoding: bytes | str | None,
+        client: Any,
+    ) -> Response | asyncio.Future[bool]:
+        """Once the body is read: the answer (413, 400, 401, 503), or the future of its write."""
         if body is None:
-            return self._too_large(route, limit)
-        if encoding is not None and encoding.strip().lower() not in (b"", b"identity"):
+            return self._too_large(route, self._limit(route))
+        if encoding is not None and encoding.strip().lower() not in _IDENTITY:
             route.counters["malformed"].inc()
             return _json(400, {"error": "Content-Encoding is not supported; send identity"})
         reason = route.check(body, headers)
@@ -314,24 +335,32 @@ class IngestApp:
             return _json(400, {"error": str(exc)})
         record = Record(route.name, delivery_id, time.time(), _kept_headers(headers), body)
         try:
-            stored = await self.committer.submit(record)
+            return self.committer.submit(record)
         except QueueFullError:
             route.counters["unavailable"].inc()
             return _unavailable("the write queue is full")
         except SinkUnavailableError:
             route.counters["unavailable"].inc()
             return _unavailable("the sink is unavailable")
+
+    async def _written(
+        self, route: _Route, written: asyncio.Future[bool], started: float
+    ) -> Response:
+        """Once the write is done: 200 (stored or duplicate), or 503."""
+        try:
+            stored = await written
+        except SinkUnavailableError:
+            route.counters["unavailable"].inc()
+            return _unavailable("the sink is unavailable")
         route.counters["accepted" if stored else "duplicate"].inc()
         route.latency.observe(time.perf_counter() - started)
-        if stored:
-            return 200, _STORED_HEADERS, _STORED
-        return 200, _DUPLICATE_HEADERS, _DUPLICATE
+        return _STORED_ANSWER if stored else _DUPLICATE_ANSWER
 
     def _too_large(self, route: _Route, limit: int) -> Response:
         route.counters["too_large"].inc()
         # The rest of the body is not read; closing the connection discards it.
         return _json(
-            413, {"error": f"the body is larger than {limit} bytes"}, [(b"connection", b"close")]
+            413, {"error": f"the body is larger than {limit} bytes"}, [("connection", "close")]
         )
 
     def _other(self, method: str, path: str) -> Response:
@@ -343,7 +372,7 @@ class IngestApp:
             return _response(
                 200,
                 self.metrics.render(),
-                [(b"content-type", b"text/plain; version=0.0.4; charset=utf-8")],
+                [("content-type", "text/plain; version=0.0.4; charset=utf-8")],
             )
         return _json(404, {"error": "no source at this path"})
 
@@ -356,34 +385,35 @@ def _raw(text: str) -> bytes:
         return text.encode("utf-8", "surrogateescape")
 
 
-async def _read_rsgi_body(protocol: Any, headers: RawHeaders, limit: int) -> bytes | None:
-    """The whole body from granian's RSGI protocol, or ``None`` as soon as it passes
-    ``limit``. With a declared length (already checked against the limit) one read; without
-    one (chunked), chunk by chunk, so that nothing past the limit is read."""
+def _rsgi_headers(headers: Any) -> RawHeaders:
+    """RSGI's headers (text) as ASGI's raw headers, which the checks and the id readers take."""
+    pairs = headers.items()
     try:
-        if header(headers, b"content-length") is not None:
-            return bytes(await protocol())  # raises when the body is cut short
-        chunks: list[bytes] = []
-        size = 0
-        ended = False
-        async for chunk in protocol:
-            if ended:
-                # granian's iterator does not raise on broken chunked framing (or a client that
-                # left mid-body): it yields an empty chunk, then the end-of-body empty chunk.
-                # A sound body has one empty chunk, last.
-                raise _Malformed("the request body is malformed")
-            if not chunk:
-                ended = True
-                continue
-            size += len(chunk)
-            if size > limit:
-                return None
-            chunks.append(bytes(chunk))
-        return b"".join(chunks)
-    except _Malformed:
-        raise
-    except Exception as exc:  # granian raises on broken framing or a client gone
-        raise _Malformed("the request body is malformed") from exc
+        return [(name.encode("latin-1"), value.encode("latin-1")) for name, value in pairs]
+    except UnicodeEncodeError:
+        return [(_raw(name), _raw(value)) for name, value in pairs]
+
+
+async def _read_rsgi_chunks(protocol: Any, limit: int) -> bytes | None:
+    """A body without a declared length (chunked) from granian's RSGI protocol, chunk by chunk,
+    or ``None`` as soon as it passes ``limit`` (nothing past it is read)."""
+    chunks: list[bytes] = []
+    size = 0
+    ended = False
+    async for chunk in protocol:
+        if ended:
+            # granian's iterator does not raise on broken chunked framing (or a client that
+            # left mid-body): it yields an empty chunk, then the end-of-body empty chunk.
+            # A sound body has one empty chunk, last.
+            raise _Malformed("the request body is malformed")
+        if not chunk:
+            ended = True
+            continue
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(bytes(chunk))
+    return b"".join(chunks)
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes | None:
@@ -406,13 +436,22 @@ async def _read_body(receive: Receive, limit: int) -> bytes | None:
             return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-def _response(status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> Response:
-    return status, [*headers, (b"content-length", str(len(body)).encode())], body
+def _response(status: int, body: bytes, headers: list[tuple[str, str]]) -> Response:
+    return status, [*headers, ("content-length", str(len(body)))], body
 
 
-def _json(status: int, payload: Any, extra: list[tuple[bytes, bytes]] | None = None) -> Response:
+def _json(status: int, payload: Any, extra: list[tuple[str, str]] | None = None) -> Response:
     return _response(status, orjson.dumps(payload), _JSON + (extra or []))
 
 
 def _unavailable(error: str) -> Response:
-    return _json(503, {"error": error}, [(b"retry-after", str(RETRY_AFTER).encode())])
+    return _json(503, {"error": error}, [("retry-after", str(RETRY_AFTER))])
+
+
+_STORED_ANSWER = _json(200, {"status": "stored"})
+_DUPLICATE_ANSWER = _json(200, {"status": "duplicate"})
+# The client left, or broke the body's framing (granian reports both as a disconnect): answered
+# in case it is still there.
+_BROKEN_BODY = _json(
+    400, {"error": "the request body is malformed or incomplete"}, [("connection", "close")]
+)

@@ -6,10 +6,14 @@ unique ``(source, id)`` key, then ``COMMIT``, which in WAL mode with ``synchrono
 after the write-ahead log is fsynced. Ids stay unique for as long as the delivery is stored.
 Several receiver processes may share the file (SQLite serializes their commits).
 
-The event loop never blocks on a fsync: the inserts of a batch run on it (they only touch pages in
-memory), and the ``COMMIT`` runs on a thread owned by the sink. The WAL is checkpointed by another
-thread with its own connection (``PASSIVE``: beside writers and readers), not inside a commit, so
-no request pays for a checkpoint.
+The event loop never blocks on a slow fsync: the inserts of a batch run on it (they only touch
+pages in memory), and the ``COMMIT`` runs on a thread owned by the sink while commits are slow
+(on the loop while they take well under a millisecond, which costs less than a thread hand-off).
+The WAL is checkpointed on that thread between two batches, once it holds about
+``_CHECKPOINT_PAGES`` pages: the loop keeps serving meanwhile (the next batch gathers and waits for
+it), and since no write of this connection runs beside it, the checkpoint completes and the next
+batch starts the WAL over from its beginning, so the file stays that size under any load. (A checkpoint running beside the writes never catches up
+with them under sustained load, and the WAL then grows without bound.)
 """
 
 from __future__ import annotations
@@ -17,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
-import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -56,7 +59,7 @@ _INSERT = (
     "INSERT OR IGNORE INTO deliveries (source, id, received_at, headers, body) "
     "VALUES (?, ?, ?, ?, ?)"
 )
-# Checkpoint once the WAL holds this many pages (the default auto-checkpoint threshold).
+# Checkpoint once the WAL holds about this many pages (SQLite's own auto-checkpoint threshold).
 _CHECKPOINT_PAGES = 1000
 # How long a write waits for another process's transaction (several workers on one file).
 _BUSY_WAIT_MS = 10_000
@@ -85,7 +88,6 @@ class SqliteSink(Sink):
         self._executor: ThreadPoolExecutor | None = None
         self._conn: sqlite3.Connection | None = None
         self._wal_pages = 0
-        self._checkpointer: _Checkpointer | None = None
         self.commit = query_options(url).get("commit", "auto")
         if self.commit not in ("auto", "loop", "thread"):
             raise SinkError("sink option commit must be auto, loop or thread")
@@ -111,7 +113,7 @@ class SqliteSink(Sink):
             )
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
-            # Commits never checkpoint; the checkpointer thread does it beside them.
+            # Commits never checkpoint; append() does it on the sink's thread between batches.
             conn.execute("PRAGMA wal_autocheckpoint=0")
             conn.execute(_SCHEMA)
             # ... but then a BEGIN on the event loop never sleeps in SQLite's busy handler: when
@@ -120,7 +122,6 @@ class SqliteSink(Sink):
         except (sqlite3.Error, OSError) as exc:
             raise SinkUnavailableError(f"cannot open SQLite database {self.path}: {exc}") from exc
         self._conn = conn
-        self._checkpointer = _Checkpointer(self.path)
         return conn
 
     async def open(self) -> None:
@@ -133,9 +134,6 @@ class SqliteSink(Sink):
             executor.shutdown(wait=True)
 
     def _close_conn(self) -> None:
-        if self._checkpointer is not None:
-            self._checkpointer.stop()
-            self._checkpointer = None
         if self._conn is not None:
             self._conn.close()
             self._conn = None
@@ -197,6 +195,10 @@ class SqliteSink(Sink):
         """Inserts run on the event loop (no fsync, and no GIL hand-off per row); only the
         COMMIT, which writes and fsyncs the WAL, runs on the sink's thread."""
         conn = self._conn if self._conn is not None else await self._call(self._connect)
+        if self._wal_pages >= _CHECKPOINT_PAGES:
+            self._wal_pages = 0
+            # Shielded, like the commit: the connection is not used again before it finishes.
+            await asyncio.shield(self._call(_checkpoint, conn))
         try:
             try:
                 conn.execute("BEGIN IMMEDIATE")
@@ -224,9 +226,6 @@ class SqliteSink(Sink):
         except sqlite3.Error as exc:
             raise SinkUnavailableError(f"SQLite write failed: {exc}") from exc
         self._wal_pages += 1 + sum(len(r.body) + len(r.headers) for r in batch) // 4096
-        if self._wal_pages >= _CHECKPOINT_PAGES and self._checkpointer is not None:
-            self._wal_pages = 0
-            self._checkpointer.wake()
         return stored
 
     def _read(self, after: str | None, limit: int) -> list[Delivery]:
@@ -306,39 +305,11 @@ def _is_busy(exc: sqlite3.OperationalError) -> bool:
     return "locked" in str(exc) or "busy" in str(exc)
 
 
-class _Checkpointer:
-    """Copies the WAL back into the database on its own thread and connection, so commits never
-    wait for a checkpoint (``PASSIVE`` runs beside writers and readers)."""
-
-    def __init__(self, path: str) -> None:
-        self._path = path
-        self._wanted = threading.Event()
-        self._stopping = False
-        self._thread = threading.Thread(
-            target=self._run, name="relaywire-ingest-checkpoint", daemon=True
-        )
-        self._thread.start()
-
-    def wake(self) -> None:
-        self._wanted.set()
-
-    def stop(self) -> None:
-        self._stopping = True
-        self._wanted.set()
-        self._thread.join(10)
-
-    def _run(self) -> None:
-        conn = sqlite3.connect(self._path, isolation_level=None, timeout=10.0)
-        try:
-            while True:
-                self._wanted.wait()
-                self._wanted.clear()
-                if self._stopping:
-                    return
-                with contextlib.suppress(sqlite3.Error):  # retried at the next wake
-                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
-        finally:
-            conn.close()
+def _checkpoint(conn: sqlite3.Connection) -> None:
+    """Copy the WAL back into the database (``PASSIVE``: it waits for no reader; what another
+    process holds is copied at a later checkpoint)."""
+    with contextlib.suppress(sqlite3.Error):  # retried at the next one
+        conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
 
 def _utc(seconds: float) -> datetime:

@@ -219,11 +219,8 @@ class IngestApp:
                 except (_Disconnected, _Malformed):
                     answer = _BROKEN_BODY
                 else:
-                    accepted = self._accept(admitted, body, headers, encoding, scope.get("client"))
-                    if isinstance(accepted, tuple):
-                        answer = accepted
-                    else:
-                        answer = await self._written(admitted, accepted, started)
+                    client = scope.get("client")
+                    answer = await self._stored(admitted, body, headers, encoding, client, started)
             else:
                 answer = admitted
             status, answer_headers, answer_body = answer
@@ -262,11 +259,8 @@ class IngestApp:
                 answer = _BROKEN_BODY
             else:
                 encoding = header_map.get("content-encoding")
-                accepted = self._accept(admitted, body, headers, encoding, scope.client)
-                if isinstance(accepted, tuple):
-                    answer = accepted
-                else:
-                    answer = await self._written(admitted, accepted, started)
+                client = scope.client
+                answer = await self._stored(admitted, body, headers, encoding, client, started)
         else:
             answer = admitted
         protocol.response_bytes(*answer)
@@ -282,7 +276,7 @@ class IngestApp:
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
-    # -- one request, whatever the interface: _admit, read the body, _accept, _written ---------
+    # -- one request, whatever the interface: _admit, read the body, _stored --------------------
     # The interfaces only read the body and answer. Header values are bytes (ASGI) or str (RSGI).
 
     def _limit(self, route: _Route) -> int:
@@ -309,15 +303,17 @@ class IngestApp:
                 return self._too_large(route, limit)
         return route
 
-    def _accept(
+    async def _stored(
         self,
         route: _Route,
         body: bytes | None,
         headers: RawHeaders,
         encoding: bytes | str | None,
         client: Any,
-    ) -> Response | asyncio.Future[bool]:
-        """Once the body is read: the answer (413, 400, 401, 503), or the future of its write."""
+        started: float,
+    ) -> Response:
+        """Once the body is read: 413, 400, 401 or 503 at once, else, once the group commit
+        wrote it, 200 (stored or duplicate) or 503."""
         if body is None:
             return self._too_large(route, self._limit(route))
         if encoding is not None and encoding.strip().lower() not in _IDENTITY:
@@ -335,21 +331,11 @@ class IngestApp:
             return _json(400, {"error": str(exc)})
         record = Record(route.name, delivery_id, time.time(), _kept_headers(headers), body)
         try:
-            return self.committer.submit(record)
+            stored = await self.committer.submit(record)
         except QueueFullError:
             route.counters["unavailable"].inc()
             return _unavailable("the write queue is full")
-        except SinkUnavailableError:
-            route.counters["unavailable"].inc()
-            return _unavailable("the sink is unavailable")
-
-    async def _written(
-        self, route: _Route, written: asyncio.Future[bool], started: float
-    ) -> Response:
-        """Once the write is done: 200 (stored or duplicate), or 503."""
-        try:
-            stored = await written
-        except SinkUnavailableError:
+        except SinkUnavailableError:  # refused at once, or the write failed
             route.counters["unavailable"].inc()
             return _unavailable("the sink is unavailable")
         route.counters["accepted" if stored else "duplicate"].inc()

@@ -10,10 +10,11 @@ The event loop never blocks on a slow fsync: the inserts of a batch run on it (t
 pages in memory), and the ``COMMIT`` runs on a thread owned by the sink while commits are slow
 (on the loop while they take well under a millisecond, which costs less than a thread hand-off).
 The WAL is checkpointed on that thread between two batches, once it holds about
-``_CHECKPOINT_PAGES`` pages: the loop keeps serving meanwhile (the next batch gathers and waits for
-it), and since no write of this connection runs beside it, the checkpoint completes and the next
-batch starts the WAL over from its beginning, so the file stays that size under any load. (A checkpoint running beside the writes never catches up
-with them under sustained load, and the WAL then grows without bound.)
+``_CHECKPOINT_PAGES`` pages: the loop keeps serving meanwhile (the next batch gathers and waits
+for it), and since no write of this connection runs beside it, the checkpoint completes and the
+next batch starts the WAL over from its beginning, so the file stays that size under any load.
+(A checkpoint running beside the writes never catches up with them under sustained load, and the
+WAL then grows without bound.)
 """
 
 from __future__ import annotations

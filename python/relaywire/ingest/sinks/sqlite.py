@@ -193,8 +193,9 @@ class SqliteSink(Sink):
         return stored
 
     async def append(self, batch: Sequence[Record]) -> list[bool]:
-        """Inserts run on the event loop (no fsync, and no GIL hand-off per row); only the
-        COMMIT, which writes and fsyncs the WAL, runs on the sink's thread."""
+        """Inserts run on the event loop (no fsync, and no GIL hand-off per row); the COMMIT,
+        which writes and fsyncs the WAL, runs on the sink's thread while commits are slow, and
+        so does the checkpoint due before this batch."""
         conn = self._conn if self._conn is not None else await self._call(self._connect)
         if self._wal_pages >= _CHECKPOINT_PAGES:
             self._wal_pages = 0

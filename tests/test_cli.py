@@ -160,7 +160,7 @@ def test_ingest_with_two_workers_sums_metrics_over_both(tmp_path: Path) -> None:
                     content=body,
                     headers={**standard_headers(body, f"m{i}"), "connection": "close"},
                 )
-                assert reply.status_code == 200
+                assert reply.status_code == 200, reply.text
         metrics = httpx.get(url + "/metrics").text
         assert 'relaywire_ingest_deliveries_total{outcome="accepted",source="std"} 30.0' in metrics
     assert len(list(read(sink))) == 30

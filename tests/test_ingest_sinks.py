@@ -259,3 +259,52 @@ def test_sqlite_wal_stays_bounded_under_sustained_writes(tmp_path: Path) -> None
     assert 250 * 50 * len(body) > 10 * threshold
     assert max(sizes) < 3 * threshold, (max(sizes), threshold)
     assert stats(f"sqlite:///{tmp_path}/load.db").total == 250 * 50
+
+
+_OPEN_ON_GO = """
+import asyncio, sys
+from relaywire.ingest import SinkUnavailableError
+from relaywire.ingest.sinks.sqlite import SqliteSink
+sink = SqliteSink(sys.argv[1])
+print("ready", flush=True)
+sys.stdin.readline()
+try:
+    asyncio.run(sink.open())
+    print("opened", flush=True)
+except SinkUnavailableError as exc:
+    print(f"refused: {exc}", flush=True)
+finally:
+    asyncio.run(sink.close())
+"""
+
+
+def test_sqlite_workers_opening_a_new_file_together_all_open_it(tmp_path: Path) -> None:
+    """Two processes (``--workers 2``) opening a new database at the same moment: SQLite tells
+    one that the file is locked while the other switches it to WAL, without waiting in its busy
+    handler; the sink waits instead of failing (which left that worker answering 503 until its
+    first probe, while /health, answered by the other worker, said ready)."""
+    import subprocess
+    import sys
+
+    outcomes = []
+    for round_ in range(10):
+        url = f"sqlite:///{tmp_path}/new-{round_}.db"
+        workers = [
+            subprocess.Popen(
+                [sys.executable, "-c", _OPEN_ON_GO, url],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(2)
+        ]
+        for worker in workers:
+            assert worker.stdout is not None and worker.stdout.readline() == "ready\n"
+        for worker in workers:  # both go at once
+            assert worker.stdin is not None
+            worker.stdin.write("go\n")
+            worker.stdin.flush()
+        for worker in workers:
+            out, _ = worker.communicate(timeout=30)
+            outcomes.append(out.strip())
+    assert outcomes == ["opened"] * 20, outcomes

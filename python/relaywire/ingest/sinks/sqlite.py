@@ -112,7 +112,9 @@ class SqliteSink(Sink):
                 check_same_thread=False,
                 timeout=_BUSY_WAIT_MS / 1000,
             )
-            conn.execute("PRAGMA journal_mode=WAL")
+            # Two processes switching a new file to WAL together: one is told "locked" at once,
+            # without SQLite's busy handler, so this statement waits by itself.
+            _retry_while_busy(conn, "PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
             # Commits never checkpoint; append() does it on the sink's thread between batches.
             conn.execute("PRAGMA wal_autocheckpoint=0")

@@ -298,13 +298,19 @@ def test_sqlite_workers_opening_a_new_file_together_all_open_it(tmp_path: Path) 
             )
             for _ in range(2)
         ]
-        for worker in workers:
-            assert worker.stdout is not None and worker.stdout.readline() == "ready\n"
-        for worker in workers:  # both go at once
-            assert worker.stdin is not None
-            worker.stdin.write("go\n")
-            worker.stdin.flush()
-        for worker in workers:
-            out, _ = worker.communicate(timeout=30)
-            outcomes.append(out.strip())
+        try:
+            for worker in workers:
+                assert worker.stdout is not None and worker.stdout.readline() == "ready\n"
+            for worker in workers:  # both go at once
+                assert worker.stdin is not None
+                worker.stdin.write("go\n")
+                worker.stdin.flush()
+            for worker in workers:
+                out, _ = worker.communicate(timeout=30)
+                outcomes.append(out.strip())
+        finally:
+            for worker in workers:  # stopped by their PID whatever happened above
+                if worker.poll() is None:
+                    worker.kill()
+                    worker.wait()
     assert outcomes == ["opened"] * 20, outcomes

@@ -98,12 +98,12 @@ class _RejectLog:
         self.lines += 1
         more = f" (+{self.suppressed} more not logged)" if self.suppressed else ""
         self.suppressed = 0
-        # ASGI's (host, port), or RSGI's "host:port"
-        peer = (
-            (client if isinstance(client, str) else f"{client[0]}:{client[1]}")
-            if client
-            else "unknown peer"
-        )
+        if not client:
+            peer = "unknown peer"
+        elif isinstance(client, str):  # RSGI's "host:port"
+            peer = client
+        else:  # ASGI's (host, port)
+            peer = f"{client[0]}:{client[1]}"
         _log.warning("refused a delivery to %s from %s: %s%s", self.source, peer, reason, more)
 
 

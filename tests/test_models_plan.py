@@ -13,8 +13,11 @@
 
 from __future__ import annotations
 
+import abc
+import copy
 import importlib
 import json
+import pickle
 import pkgutil
 import threading
 from collections.abc import Callable, Iterator
@@ -1394,6 +1397,61 @@ def test_hand_made_plan() -> None:
     assert built is not None and built.a == 4
     assert plan.build(b'{"a": 3}') is None  # b is required
     assert "Pair" in repr(plan)
+
+
+class PickledPair(BaseModel):
+    a: int = 0
+    b: list[int] = []
+
+
+def test_built_instances_behave_as_pydantics() -> None:
+    # The plan allocates a plain model's instances itself (as object.__new__ does, without
+    # the attribute-values array it would give them first): what pydantic does with an
+    # instance afterwards must work on them as on its own.
+    plan = make(
+        ("a", ("a",), ("int",), 1, 0),
+        ("b", ("b",), ("list", ("int",)), 2, []),
+        cls=PickledPair,
+    )
+    built = plan.build(b'{"a": 1, "b": [2, 3]}')
+    expected = PickledPair.model_validate_json(b'{"a": 1, "b": [2, 3]}')
+    assert built is not None
+    assert built == expected and built.__dict__ == {"a": 1, "b": [2, 3]}
+    built.a = 5
+    built.__dict__["c"] = 1  # what pydantic's own instances allow
+    assert built.a == 5 and vars(built)["c"] == 1
+    copied = pickle.loads(pickle.dumps(built))
+    assert copied == built and copied.__pydantic_fields_set__ == {"a", "b"}
+    assert built.model_copy(update={"a": 6}).a == 6
+    assert copy.deepcopy(built) == built
+
+
+def test_a_model_with_its_own_new_is_made_by_it() -> None:
+    made: list[str] = []
+
+    class Counted(BaseModel):
+        a: int = 0
+
+        def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+            made.append(cls.__name__)
+            return super().__new__(cls)
+
+    plan = make(("a", ("a",), ("int",), 1, 0), cls=Counted)
+    built = plan.build(b'{"a": 7}')
+    assert type(built) is Counted and built.a == 7
+    assert made == ["Counted"]
+
+
+def test_an_abstract_model_is_refused_as_object_new_refuses_it() -> None:
+    class Abstract(BaseModel, abc.ABC):
+        a: int = 0
+
+        @abc.abstractmethod
+        def run(self) -> None: ...
+
+    plan = make(("a", ("a",), ("int",), 1, 0), cls=Abstract)
+    with pytest.raises(TypeError, match="abstract"):
+        plan.build(b'{"a": 7}')
 
 
 def test_hand_made_deepcopy_hook() -> None:

@@ -457,6 +457,30 @@ fn model_slots(cls: &Bound<'_, PyType>) -> PyResult<Option<[ffi::Py_ssize_t; 3]>
     Ok(Some(offsets))
 }
 
+/// A new, empty instance of `cls` (a new reference, or NULL with an exception set).
+///
+/// A class that inherits `object.__new__` (pydantic's models do) gets its memory from its
+/// `tp_alloc` directly. That is what `object.__new__` does, except that on CPython 3.11 and
+/// 3.12 it also gives an instance of a class with a managed `__dict__` an array for its
+/// attribute values, which setting `__dict__` (next, here) first turns into a dict and then
+/// throws away, both. An abstract class, or one with its own `__new__`, goes through `tp_new`.
+///
+/// # Safety
+/// `cls` must be a live type object.
+unsafe fn new_instance(
+    py: Python<'_>,
+    cls: *mut ffi::PyTypeObject,
+) -> PyResult<*mut ffi::PyObject> {
+    let object_new = (*ptr::addr_of_mut!(ffi::PyBaseObject_Type)).tp_new.map(|f| f as usize);
+    let plain = (*cls).tp_new.map(|f| f as usize) == object_new
+        && (*cls).tp_flags & ffi::Py_TPFLAGS_IS_ABSTRACT == 0;
+    match ((*cls).tp_alloc, (*cls).tp_new) {
+        (Some(alloc), _) if plain => Ok(alloc(cls, 0)),
+        (_, Some(new)) => Ok(new(cls, PyTuple::empty(py).as_ptr(), ptr::null_mut())),
+        _ => Err(PyTypeError::new_err("the model class cannot be instantiated")),
+    }
+}
+
 /// `obj.<name> = value` the way `object.__setattr__` does it (pydantic's models override
 /// `__setattr__`).
 fn force_setattr(
@@ -864,13 +888,7 @@ impl<'py> Build<'_, '_, '_, 'py> {
         let (dict, fields_set) = result?;
         // SAFETY: `tp_new` of a live type with an empty argument tuple returns a new reference
         // or NULL with an exception set; pydantic-core creates its instances the same way.
-        let instance = unsafe {
-            let cls = model.cls.bind(py).as_type_ptr();
-            let Some(new) = (*cls).tp_new else {
-                return Err(PyTypeError::new_err("the model class cannot be instantiated").into());
-            };
-            owned(py, new(cls, PyTuple::empty(py).as_ptr(), ptr::null_mut()))?
-        };
+        let instance = unsafe { owned(py, new_instance(py, model.cls.bind(py).as_type_ptr())?)? };
         let none = py.None();
         let Some(slots) = model.slots else {
             force_setattr(&instance, pyo3::intern!(py, "__dict__"), dict.as_ptr())?;

@@ -43,14 +43,17 @@ Sections (``--only``)
   self-hosted server's ``new_message`` frames. Baseline: ``websockets.connect`` + ``async for``
   + ``json.loads`` + ``MessageEvent.model_validate`` of the payload (server frames: the
   client's Python adaptation, ``linktor.websocket._message_event``). Ours: ``LinktorWebSocket``
-  ``async for`` (``EnvelopeDecoder(events=RealtimeEvents, defer=True)``); informative row: the
-  same client with its native events off. ``--stream-rounds`` rounds, alternating.
+  ``async for`` (``EnvelopeDecoder(events=RealtimeEvents, defer=True)``); informative rows: the
+  same client with its native events off, and a floor that builds no event at all (the same
+  transport and native decoder giving each payload as a plain ``dict``, taken by the same kind
+  of loop). ``--stream-rounds`` rounds, alternating.
 * ``webhook``: ``linktor.construct_event(body, headers, secret)`` on a 1 KiB
   ``message.received`` delivery with the six headers the emulator sends (target >= 5x).
   Baseline: the official ``construct_event`` (``verify_webhook``: the header names lowercased,
   the timestamp checked, ``hmac.new(...).hexdigest()`` + ``hmac.compare_digest``; then
   ``json.loads`` + the structure check + ``WebhookEvent(**data)``). Informative rows: only the
-  signature header, with a ``ReplayGuard``, and the native reader switched off.
+  signature header, with a ``ReplayGuard``, the native reader switched off, and a floor that
+  builds no model (the native signature, ``hmac.compare_digest`` and ``orjson.loads``).
 * ``import``: a fresh interpreter (in an empty working directory) times the statement with
   ``time.perf_counter()`` around it: ``import linktor`` (target < 150 ms), ``from linktor import
   LinktorClient``, ``from linktor import Conversation`` and the first ``LinktorClient(...)``
@@ -910,10 +913,64 @@ async def python_path_stream(url: str, command: str, shape: str, count: int) -> 
         websocket._decoder_events = native
 
 
+async def dicts_stream(url: str, command: str, shape: str, count: int) -> float:
+    """Not a contender but a floor: the transport ``LinktorWebSocket`` uses, and the native
+    frame decoder with no events, so that each frame's payload is a plain ``dict`` (no event
+    model at all), taken by the same kind of loop. What building the models costs is above it."""
+    import asyncio
+    from collections import deque
+
+    from relaywire.streams import EnvelopeDecoder
+    from relaywire.transport.ws import FastWebSocket
+
+    loop = asyncio.get_running_loop()
+    queue: deque[tuple[str, Any]] = deque()
+    waiter: list[asyncio.Future[None] | None] = [None]
+
+    def wake() -> None:
+        future = waiter[0]
+        if future is not None and not future.done():
+            future.set_result(None)
+
+    def on_batch(entries: list[Any], flags: int = 0) -> None:
+        queue.extend(entries)
+        wake()
+
+    async def take() -> tuple[str, Any]:
+        while not queue:
+            future = waiter[0] = loop.create_future()
+            await future
+        return queue.popleft()
+
+    conn = await FastWebSocket.open(
+        url, decoder=EnvelopeDecoder(), on_batch=on_batch, on_close=lambda *_: wake(), proxy=None
+    )
+    conn.start()
+    texts: list[str] = []
+    try:
+        await take()  # connected
+        frame = {"type": "typing", "payload": {"conversation_id": command, "is_typing": True}}
+        message_type = "message" if shape == "sdk" else "new_message"
+        gc.collect()
+        cpu = time.process_time()
+        await conn.send(json.dumps(frame).encode())
+        while len(texts) < count:
+            frame_type, payload = await take()
+            if frame_type == message_type:
+                content = payload["message"]["content"]
+                texts.append(content["text"] if shape == "sdk" else content)
+        cpu = time.process_time() - cpu
+    finally:
+        await conn.close(1000)
+    check_texts(texts, count)
+    return cpu
+
+
 REALTIME_CONTENDERS = {
     "official": official_stream,
     "relaywire": linktor_stream,
     "python path": python_path_stream,
+    "dicts floor": dicts_stream,
 }
 
 
@@ -971,6 +1028,15 @@ def bench_realtime(
                     "same, `LinktorWebSocket` with its native events off (the Python path)",
                     series["official"],
                     series["python path"],
+                )
+            )
+            report.add(
+                Row(
+                    "realtime",
+                    "floor, not a contender: the same transport and native decoder giving each "
+                    "payload as a plain `dict` (no event model at all)",
+                    series["official"],
+                    series["dicts floor"],
                 )
             )
 
@@ -1252,6 +1318,21 @@ def bench_webhook(report: Report, rounds: int, round_ns: int) -> None:
     contenders = [baseline, ours, bare_baseline, bare_ours, with_guard, python]
     for contender in contenders:
         contender.check = same
+    import orjson
+
+    from relaywire.webhooks import linktor_signature
+
+    signature = headers["X-Linktor-Signature"]
+
+    def floor() -> Any:
+        # The signature (native) and the fastest JSON-to-dict parse there is, and no model.
+        if not hmac.compare_digest(linktor_signature(body, SECRET), signature):
+            raise ValueError("Webhook signature verification failed")
+        return orjson.loads(body)
+
+    parsed = json.loads(body)
+    floor_contender = Contender("floor", fn=floor, check=lambda data: data == parsed)
+    contenders.append(floor_contender)
     measure(contenders, rounds, round_ns)
     size = format_size(len(body))
     case = f"`construct_event(body, headers, secret)`, {size} delivery, the emulator's 6 headers"
@@ -1264,6 +1345,15 @@ def bench_webhook(report: Report, rounds: int, round_ns: int) -> None:
             "same, the native reader switched off (verify in Rust, parse with pydantic)",
             baseline,
             python,
+        )
+    )
+    report.add(
+        Row(
+            "webhook",
+            "floor, not a contender: the native signature + `compare_digest` + `orjson.loads`, "
+            "no model at all",
+            baseline,
+            floor_contender,
         )
     )
 

@@ -62,15 +62,21 @@ pub enum Val<'a> {
     Obj(Obj<'a>),
     List(Vec<Val<'a>>),
     /// `_media_mime(url, kind, attachment)`: asked of Python, which reads its `mimetypes`
-    /// tables (the attachment is the first one's object node, if any).
-    MediaMime {
-        url: Text<'a>,
-        kind: Text<'a>,
-        attachment: Option<NodeId>,
-    },
+    /// tables. Boxed: the other variants are half its size, and a message's adapted fields
+    /// are a vector of them.
+    MediaMime(Box<MediaMime<'a>>),
     /// The object at the node validated as the field's model, or `None` if the model refuses
     /// it (`contextlib.suppress(ValidationError)` around `Model.model_validate`).
     ModelOrNone(NodeId),
+}
+
+/// The arguments of a [`Val::MediaMime`] (the attachment is the first one's object node, if
+/// any).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MediaMime<'a> {
+    pub url: Text<'a>,
+    pub kind: Text<'a>,
+    pub attachment: Option<NodeId>,
 }
 
 /// A dict the rules build: `{**base, key: value, ...}`. A key set again keeps its first
@@ -290,7 +296,7 @@ impl<'a> Rules<'_, 'a> {
             Val::Text(t) => !t.is_empty(),
             Val::Obj(o) => o.base.is_some_and(|b| self.truthy(Some(b))) || !o.entries.is_empty(),
             Val::List(l) => !l.is_empty(),
-            Val::MediaMime { .. } | Val::ModelOrNone(_) => true,
+            Val::MediaMime(_) | Val::ModelOrNone(_) => true,
         }
     }
 
@@ -483,7 +489,14 @@ impl<'a> Rules<'_, 'a> {
             };
             let mut media = Obj::new(vec![
                 ("url", Val::Text(url.clone())),
-                ("mime_type", Val::MediaMime { url, kind: kind.clone(), attachment: first }),
+                (
+                    "mime_type",
+                    Val::MediaMime(Box::new(MediaMime {
+                        url,
+                        kind: kind.clone(),
+                        attachment: first,
+                    })),
+                ),
             ]);
             if first.is_some() {
                 let [filename, size, thumbnail] =
@@ -1093,7 +1106,8 @@ mod tests {
                 }
                 out.push(']');
             }
-            Val::MediaMime { url, kind, attachment } => {
+            Val::MediaMime(mime) => {
+                let MediaMime { url, kind, attachment } = &**mime;
                 out.push_str(&format!(
                     "mime({:?}, {:?}, {})",
                     String::from_utf8_lossy(&url.bytes),

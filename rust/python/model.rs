@@ -639,8 +639,8 @@ impl<'py> Build<'_, '_, '_, 'py> {
         let py = self.py();
         match (kind, val) {
             (_, Val::Node(id)) => self.value(kind, *id),
-            (_, Val::MediaMime { url, kind: media, attachment }) => {
-                let mime = self.media_mime(url, media, *attachment)?;
+            (_, Val::MediaMime(mime)) => {
+                let mime = self.media_mime(&mime.url, &mime.kind, mime.attachment)?;
                 if !mime.is_exact_instance_of::<PyString>() {
                     return Err(Stop::Decline);
                 }
@@ -755,7 +755,7 @@ impl<'py> Build<'_, '_, '_, 'py> {
                 }
                 list.into_any()
             }
-            Val::MediaMime { url, kind, attachment } => self.media_mime(url, kind, *attachment)?,
+            Val::MediaMime(mime) => self.media_mime(&mime.url, &mime.kind, mime.attachment)?,
             Val::ModelOrNone(_) => return Err(Stop::Decline),
         })
     }

@@ -154,27 +154,70 @@ pub struct Doc<'a> {
     surrogates: bool,
 }
 
-/// A parsed document that owns its parts: a [`Doc`] kept after its tape moved on to the
-/// next document (copying the nodes costs less than parsing again).
-#[derive(Debug, Clone)]
-pub struct OwnedDoc {
-    nodes: Box<[Node]>,
-    scratch: Box<[u8]>,
-    input: Box<[u8]>,
+/// Parsed documents kept after their tape moved on to the next one (copying the nodes costs
+/// less than parsing again), one after the other in three buffers: a socket read's worth of
+/// documents costs three allocations, not three each. A [`DocRange`] names one of them.
+#[derive(Debug, Clone, Default)]
+pub struct DocBatch {
+    nodes: Vec<Node>,
+    scratch: Vec<u8>,
+    input: Vec<u8>,
+}
+
+/// Where one document of a [`DocBatch`] is, and what [`Doc`] knew about it.
+#[derive(Debug, Clone, Copy)]
+pub struct DocRange {
+    nodes: (usize, usize),
+    scratch: (usize, usize),
+    input: (usize, usize),
     max_int_digits: usize,
     max_depth: usize,
     surrogates: bool,
 }
 
-impl OwnedDoc {
-    pub fn doc(&self) -> Doc<'_> {
+impl DocBatch {
+    /// An empty batch with room for as much as `like` holds, up to about 1 MiB a buffer (a
+    /// burst's room is not kept for the small reads after it).
+    pub fn with_room_of(like: &Self) -> Self {
+        const ROOM: usize = 1 << 20;
+        Self {
+            nodes: Vec::with_capacity(like.nodes.len().min(ROOM / std::mem::size_of::<Node>())),
+            scratch: Vec::with_capacity(like.scratch.len().min(ROOM)),
+            input: Vec::with_capacity(like.input.len().min(ROOM)),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// Copies `doc` in (its node ids and string offsets are relative to its own parts, so
+    /// they stay right in the slices [`DocBatch::doc`] gives back).
+    pub fn push(&mut self, doc: &Doc<'_>) -> DocRange {
+        fn append<T: Copy>(to: &mut Vec<T>, part: &[T]) -> (usize, usize) {
+            let start = to.len();
+            to.extend_from_slice(part);
+            (start, to.len())
+        }
+        DocRange {
+            nodes: append(&mut self.nodes, doc.nodes),
+            scratch: append(&mut self.scratch, doc.scratch),
+            input: append(&mut self.input, doc.input),
+            max_int_digits: doc.max_int_digits,
+            max_depth: doc.max_depth,
+            surrogates: doc.surrogates,
+        }
+    }
+
+    /// The document at `range` (a range this batch gave).
+    pub fn doc(&self, range: &DocRange) -> Doc<'_> {
         Doc {
-            nodes: &self.nodes,
-            scratch: &self.scratch,
-            input: &self.input,
-            max_int_digits: self.max_int_digits,
-            max_depth: self.max_depth,
-            surrogates: self.surrogates,
+            nodes: &self.nodes[range.nodes.0..range.nodes.1],
+            scratch: &self.scratch[range.scratch.0..range.scratch.1],
+            input: &self.input[range.input.0..range.input.1],
+            max_int_digits: range.max_int_digits,
+            max_depth: range.max_depth,
+            surrogates: range.surrogates,
         }
     }
 }
@@ -714,18 +757,6 @@ impl<'a> Doc<'a> {
     /// The root value.
     pub const ROOT: NodeId = 0;
 
-    /// A copy that owns the nodes, the decoded strings and the input.
-    pub fn to_owned_doc(&self) -> OwnedDoc {
-        OwnedDoc {
-            nodes: self.nodes.into(),
-            scratch: self.scratch.into(),
-            input: self.input.into(),
-            max_int_digits: self.max_int_digits,
-            max_depth: self.max_depth,
-            surrogates: self.surrogates,
-        }
-    }
-
     pub fn node(&self, id: NodeId) -> Node {
         self.nodes[id as usize]
     }
@@ -1175,17 +1206,29 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn owned_copies_read_the_same() {
+    fn batched_copies_read_the_same() {
         let mut tape = Tape::new();
-        let text = r#"{"a":"x\u00e9","b":[1,2.5,null],"c":18446744073709551616}"#;
-        let owned = tape.parse(text.as_bytes()).unwrap().to_owned_doc();
+        let texts = [
+            r#"{"a":"x\u00e9","b":[1,2.5,null],"c":18446744073709551616}"#,
+            r#"["\ud800",{"k":"plain"}]"#,
+            r#"{"z":[{"y":"\n"}],"w":true}"#,
+        ];
+        let mut batch = DocBatch::default();
+        let ranges: Vec<DocRange> =
+            texts.iter().map(|text| batch.push(&tape.parse(text.as_bytes()).unwrap())).collect();
         tape.parse(b"[0]").unwrap();
-        let doc = owned.doc();
-        assert_eq!(to_value(&doc, Doc::ROOT), parse(text).unwrap());
-        assert_eq!(doc.max_int_digits(), 20);
+        for (text, range) in texts.iter().zip(&ranges) {
+            let doc = batch.doc(range);
+            assert_eq!(to_value(&doc, Doc::ROOT), parse(text).unwrap());
+        }
+        let first = batch.doc(&ranges[0]);
+        assert_eq!(first.max_int_digits(), 20);
+        assert!(!first.has_surrogates() && batch.doc(&ranges[1]).has_surrogates());
         let mut out = Vec::new();
-        doc.write_compact(Doc::ROOT, &mut out);
+        first.write_compact(Doc::ROOT, &mut out);
         assert_eq!(out, r#"{"a":"xé","b":[1,2.5,null],"c":18446744073709551616}"#.as_bytes());
+        let roomy = DocBatch::with_room_of(&batch);
+        assert!(roomy.is_empty() && roomy.input.capacity() >= batch.input.len());
     }
 
     #[test]

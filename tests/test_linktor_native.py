@@ -13,6 +13,7 @@ same requests.
 from __future__ import annotations
 
 import gc
+import itertools
 import json
 from collections.abc import Callable
 from typing import Any
@@ -987,6 +988,51 @@ def test_deferred_frames_build_what_the_eager_decoder_builds() -> None:
             assert built == entry
         else:
             assert_identical(built, entry)
+
+    run()
+
+
+def test_pending_events_of_many_reads_build_in_any_order() -> None:
+    """The frames of one read are kept together until the last of their pending events is
+    gone: frames split across reads at any byte, events built in any order, after later reads,
+    a reset and the decoder itself are gone, still build what the eager decoder builds."""
+    from _stream_reference import ws_frame
+
+    from linktor.websocket import _decoder_events
+    from relaywire.streams import EnvelopeDecoder, PendingEvent
+
+    eager = EnvelopeDecoder(events=_decoder_events())
+
+    @settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow])
+    @given(
+        batch=st.lists(st.sampled_from([0.0, 0.2]).flatmap(frames), min_size=1, max_size=12),
+        cuts=st.lists(st.integers(0, 4000), max_size=6),
+        order=st.randoms(use_true_random=False),
+    )
+    def run(batch: list[bytes], cuts: list[int], order: Any) -> None:
+        expected = [eager.decode(frame)[0][0] for frame in batch]
+        data = b"".join(ws_frame(frame) for frame in batch)
+        bounds = sorted({0, len(data), *(cut % (len(data) + 1) for cut in cuts)})
+        decoder = EnvelopeDecoder(events=_decoder_events(), defer=True)
+        entries: list[Any] = []
+        for start, end in itertools.pairwise(bounds):
+            read, _, _, error = decoder.feed(data[start:end])
+            assert error is None
+            entries.extend(read)
+        assert len(entries) == len(batch)
+        decoder.reset()
+        del decoder
+        gc.collect()
+        positions = list(range(len(entries)))
+        order.shuffle(positions)
+        for i in positions:
+            entry = entries[i]
+            built = entry.build() if type(entry) is PendingEvent else entry
+            if isinstance(expected[i], tuple):
+                assert built == expected[i]
+            else:
+                assert_identical(built, expected[i])
+            entries[i] = None  # its read is freed with the last event that holds it
 
     run()
 

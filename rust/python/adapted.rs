@@ -8,9 +8,9 @@
 //! plan cannot promise the Python path's result, both answer `None` and the caller runs the
 //! Python path on the whole body.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock};
 
-use pyo3::exceptions::PyValueError;
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 
@@ -22,7 +22,7 @@ use crate::adapt::{
     WordMap,
 };
 use crate::envelope::Envelope;
-use crate::json::{same_bytes, Doc, Node, NodeId, OwnedDoc};
+use crate::json::{same_bytes, Doc, DocBatch, DocRange, Node, NodeId};
 
 /// The fitted enums the rules read, each `kind: (values, {server word: nearest value})`.
 const FITS: [&str; 7] = [
@@ -390,14 +390,20 @@ impl RealtimeEvents {
     }
 }
 
+/// The parsed frames of one `feed` (or `decode`) whose events are pending: filled while the
+/// input is read, then set, once, before any of its events can be taken.
+pub(super) type PendingFrames = Arc<OnceLock<DocBatch>>;
+
 /// A frame whose event is built when it is taken (`EnvelopeDecoder(events=..., defer=True)`):
 /// a batch of frames read together then costs no more, and keeps no more objects alive, than
-/// frames taken one by one. It keeps the parsed frame, so it is not parsed again.
+/// frames taken one by one. It keeps the parsed frame (in the [`DocBatch`] of the frames read
+/// with it), so it is not parsed again.
 #[pyclass(module = "relaywire._native", frozen)]
 pub struct PendingEvent {
     events: Py<RealtimeEvents>,
     frame_type: Py<PyString>,
-    doc: OwnedDoc,
+    frames: PendingFrames,
+    range: DocRange,
     envelope: Envelope,
 }
 
@@ -405,10 +411,11 @@ impl PendingEvent {
     pub(super) fn new(
         events: Py<RealtimeEvents>,
         frame_type: Py<PyString>,
-        doc: &Doc<'_>,
+        frames: PendingFrames,
+        range: DocRange,
         envelope: Envelope,
     ) -> Self {
-        Self { events, frame_type, doc: doc.to_owned_doc(), envelope }
+        Self { events, frame_type, frames, range, envelope }
     }
 }
 
@@ -422,7 +429,11 @@ impl PendingEvent {
 
     /// The frame's event, or its `(type, payload)` tuple where the Python path decides.
     fn build<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        self.events.get().build_pending(py, &self.doc.doc(), self.envelope)
+        let Some(frames) = self.frames.get() else {
+            // The decoder sets the frames before `feed`/`decode` returns the event.
+            return Err(PyRuntimeError::new_err("the frame of this event is still being read"));
+        };
+        self.events.get().build_pending(py, &frames.doc(&self.range), self.envelope)
     }
 
     fn __repr__(&self, py: Python<'_>) -> String {

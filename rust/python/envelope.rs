@@ -11,11 +11,11 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString};
 
-use super::adapted::{PendingEvent, RealtimeEvents};
+use super::adapted::{PendingEvent, PendingFrames, RealtimeEvents};
 use super::framed::{FeedResult, Framed, MessageDecode};
 use super::objects::{check_python_int_digits, pair, Builder, StringCache, KEEP_TAPE_BYTES};
 use crate::envelope::{classify, Envelope, Keys};
-use crate::json::{Doc, Tape};
+use crate::json::{Doc, DocBatch, Tape};
 use crate::message::{parse_message, FLAG_CONTROL};
 
 /// The message-level state: keys, tape and string cache.
@@ -27,6 +27,10 @@ struct Envelopes {
     events: Option<Py<RealtimeEvents>>,
     /// Routed frames become [`PendingEvent`]s, built when the consumer takes them.
     defer: bool,
+    /// The parsed frames of the pending events of the input being read, and the cell they
+    /// go to once it is read (made with the first one).
+    batch: DocBatch,
+    frames: Option<PendingFrames>,
 }
 
 impl Envelopes {
@@ -46,8 +50,15 @@ impl Envelopes {
             if routed && self.defer && events.get().deferred(frame_type) {
                 let mut b = Builder { py, doc, cache: &mut self.cache };
                 let frame_type = b.cached_string(type_)?.cast_into::<PyString>()?;
-                let pending =
-                    PendingEvent::new(events.clone_ref(py), frame_type.unbind(), doc, envelope);
+                let frames = self.frames.get_or_insert_with(PendingFrames::default).clone();
+                let range = self.batch.push(doc);
+                let pending = PendingEvent::new(
+                    events.clone_ref(py),
+                    frame_type.unbind(),
+                    frames,
+                    range,
+                    envelope,
+                );
                 let pending = Bound::new(py, pending)?;
                 // It holds only the (frozen) event table and a string, so no reference cycle
                 // can pass through it: the collector need not track it. A burst queues
@@ -126,6 +137,15 @@ impl MessageDecode for Envelopes {
     fn malformed<'py>(&self, py: Python<'py>, reason: &str) -> PyResult<Bound<'py, PyAny>> {
         pair(py, self.malformed.bind(py).as_any(), PyString::new(py, reason).into_any())
     }
+
+    fn end_of_input(&mut self) {
+        if let Some(frames) = self.frames.take() {
+            // The next input's frames get as much room as these took.
+            let room = DocBatch::with_room_of(&self.batch);
+            let read = std::mem::replace(&mut self.batch, room);
+            frames.set(read).expect("a batch of pending frames is set once");
+        }
+    }
 }
 
 /// Decodes a `{"type": ..., "payload": {...}}` stream: raw WebSocket bytes (`feed`) or
@@ -164,6 +184,8 @@ impl EnvelopeDecoder {
             malformed: PyString::intern(py, "malformed").unbind(),
             events,
             defer,
+            batch: DocBatch::default(),
+            frames: None,
         };
         Ok(Self { inner: Framed::new(max_message_size, envelopes) })
     }

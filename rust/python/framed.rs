@@ -26,6 +26,10 @@ pub trait MessageDecode {
 
     /// A `malformed` entry with this reason.
     fn malformed<'py>(&self, py: Python<'py>, reason: &str) -> PyResult<Bound<'py, PyAny>>;
+
+    /// The input handed over in one call (`feed` or `decode`) is read, whatever the outcome:
+    /// its entries are about to be returned.
+    fn end_of_input(&mut self) {}
 }
 
 /// `(events, flags, controls, error)`.
@@ -70,8 +74,9 @@ impl<D: MessageDecode> Framed<D> {
                 };
                 entry.map_or(Ok(()), |entry| append(&events, &entry))
             })
-        })?;
-        match result {
+        });
+        decoder.end_of_input();
+        match result? {
             Ok(()) => {}
             Err(FeedError::Callback(error)) => {
                 // The rest of the input was not read, so the stream cannot be resumed.
@@ -93,19 +98,9 @@ impl<D: MessageDecode> Framed<D> {
         message: &Bound<'py, PyAny>,
     ) -> PyResult<(Bound<'py, PyList>, u8)> {
         let mut flags = 0;
-        let entry = if let Ok(text) = message.cast::<PyString>() {
-            if let Ok(text) = text.to_str() {
-                self.decoder.message(py, text.as_bytes(), false, &mut flags)?
-            } else {
-                // json.loads would keep them; a WebSocket text message cannot hold them.
-                flags |= FLAG_CONTROL;
-                Some(self.decoder.malformed(py, "message str holds lone surrogates")?)
-            }
-        } else {
-            with_bytes(message, "message", |bytes| {
-                self.decoder.message(py, bytes, true, &mut flags)
-            })??
-        };
+        let entry = self.decode_one(py, message, &mut flags);
+        self.decoder.end_of_input();
+        let entry = entry?;
         // One message has at most one entry: the list is made at its final size.
         let events = match entry {
             // SAFETY: a new 1-item list gets its slot filled with an owned reference.
@@ -117,6 +112,25 @@ impl<D: MessageDecode> Framed<D> {
             None => PyList::empty(py),
         };
         Ok((events, flags))
+    }
+
+    fn decode_one<'py>(
+        &mut self,
+        py: Python<'py>,
+        message: &Bound<'py, PyAny>,
+        flags: &mut u8,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        if let Ok(text) = message.cast::<PyString>() {
+            if let Ok(text) = text.to_str() {
+                self.decoder.message(py, text.as_bytes(), false, flags)
+            } else {
+                // json.loads would keep them; a WebSocket text message cannot hold them.
+                *flags |= FLAG_CONTROL;
+                Ok(Some(self.decoder.malformed(py, "message str holds lone surrogates")?))
+            }
+        } else {
+            with_bytes(message, "message", |bytes| self.decoder.message(py, bytes, true, flags))?
+        }
     }
 
     /// A new connection: forgets partial frames, fragments and any error.

@@ -176,19 +176,33 @@ pub struct DocRange {
 }
 
 impl DocBatch {
-    /// An empty batch with room for as much as `like` holds, up to about 1 MiB a buffer (a
-    /// burst's room is not kept for the small reads after it).
+    /// An empty batch with room for a little more than `like` holds (reads of a steady
+    /// stream then seldom grow theirs), up to about 1 MiB a buffer.
     pub fn with_room_of(like: &Self) -> Self {
         const ROOM: usize = 1 << 20;
+        let room = |len: usize, size: usize| (len + len / 8).min(ROOM / size);
         Self {
-            nodes: Vec::with_capacity(like.nodes.len().min(ROOM / std::mem::size_of::<Node>())),
-            scratch: Vec::with_capacity(like.scratch.len().min(ROOM)),
-            input: Vec::with_capacity(like.input.len().min(ROOM)),
+            nodes: Vec::with_capacity(room(like.nodes.len(), std::mem::size_of::<Node>())),
+            scratch: Vec::with_capacity(room(like.scratch.len(), 1)),
+            input: Vec::with_capacity(room(like.input.len(), 1)),
         }
     }
 
     pub fn is_empty(&self) -> bool {
         self.nodes.is_empty()
+    }
+
+    /// Gives back the room it did not use, when that is more than a quarter of what it holds
+    /// (a few frames read after a burst must not each keep a burst's room alive).
+    pub fn fit(&mut self) {
+        fn fit<T>(part: &mut Vec<T>) {
+            if part.capacity() - part.len() > part.len() / 4 {
+                part.shrink_to_fit();
+            }
+        }
+        fit(&mut self.nodes);
+        fit(&mut self.scratch);
+        fit(&mut self.input);
     }
 
     /// Copies `doc` in (its node ids and string offsets are relative to its own parts, so
@@ -1227,8 +1241,12 @@ pub(crate) mod tests {
         let mut out = Vec::new();
         first.write_compact(Doc::ROOT, &mut out);
         assert_eq!(out, r#"{"a":"xé","b":[1,2.5,null],"c":18446744073709551616}"#.as_bytes());
-        let roomy = DocBatch::with_room_of(&batch);
+        let mut roomy = DocBatch::with_room_of(&batch);
         assert!(roomy.is_empty() && roomy.input.capacity() >= batch.input.len());
+        let range = roomy.push(&tape.parse(b"[1]").unwrap());
+        roomy.fit();
+        assert!(roomy.input.capacity() < 16 && roomy.nodes.capacity() < 16);
+        assert_eq!(to_value(&roomy.doc(&range), Doc::ROOT), parse("[1]").unwrap());
     }
 
     #[test]

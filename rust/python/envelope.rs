@@ -140,9 +140,11 @@ impl MessageDecode for Envelopes {
 
     fn end_of_input(&mut self) {
         if let Some(frames) = self.frames.take() {
-            // The next input's frames get as much room as these took.
+            // The next input's frames get as much room as these took; these keep only what
+            // they use, for as long as one of their events is pending.
             let room = DocBatch::with_room_of(&self.batch);
-            let read = std::mem::replace(&mut self.batch, room);
+            let mut read = std::mem::replace(&mut self.batch, room);
+            read.fit();
             frames.set(read).expect("a batch of pending frames is set once");
         }
     }

@@ -926,6 +926,7 @@ async def dicts_stream(url: str, command: str, shape: str, count: int) -> float:
     loop = asyncio.get_running_loop()
     queue: deque[tuple[str, Any]] = deque()
     waiter: list[asyncio.Future[None] | None] = [None]
+    closed: list[tuple[int, str]] = []
 
     def wake() -> None:
         future = waiter[0]
@@ -936,14 +937,20 @@ async def dicts_stream(url: str, command: str, shape: str, count: int) -> float:
         queue.extend(entries)
         wake()
 
+    def on_close(code: int, reason: str) -> None:
+        closed.append((code, reason))
+        wake()
+
     async def take() -> tuple[str, Any]:
         while not queue:
+            if closed:  # a server gone mid-stream fails the case instead of hanging it
+                raise ConnectionError(f"the realtime server closed the connection: {closed[0]}")
             future = waiter[0] = loop.create_future()
             await future
         return queue.popleft()
 
     conn = await FastWebSocket.open(
-        url, decoder=EnvelopeDecoder(), on_batch=on_batch, on_close=lambda *_: wake(), proxy=None
+        url, decoder=EnvelopeDecoder(), on_batch=on_batch, on_close=on_close, proxy=None
     )
     conn.start()
     texts: list[str] = []
@@ -1280,9 +1287,12 @@ def official_construct_event(
 
 
 def bench_webhook(report: Report, rounds: int, round_ns: int) -> None:
+    import orjson
+
     from linktor import construct_event
     from linktor.utils import webhook
     from linktor.utils.webhook import ReplayGuard
+    from relaywire.webhooks import linktor_signature
 
     body = webhook_delivery(KIB)
     headers = delivery_headers(body, SECRET)
@@ -1318,10 +1328,6 @@ def bench_webhook(report: Report, rounds: int, round_ns: int) -> None:
     contenders = [baseline, ours, bare_baseline, bare_ours, with_guard, python]
     for contender in contenders:
         contender.check = same
-    import orjson
-
-    from relaywire.webhooks import linktor_signature
-
     signature = headers["X-Linktor-Signature"]
 
     def floor() -> Any:

@@ -188,10 +188,6 @@ impl DocBatch {
         }
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.nodes.is_empty()
-    }
-
     /// Gives back the room it did not use, when that is more than a quarter of what it holds
     /// (a few frames read after a burst must not each keep a burst's room alive).
     pub fn fit(&mut self) {
@@ -1242,7 +1238,7 @@ pub(crate) mod tests {
         first.write_compact(Doc::ROOT, &mut out);
         assert_eq!(out, r#"{"a":"xé","b":[1,2.5,null],"c":18446744073709551616}"#.as_bytes());
         let mut roomy = DocBatch::with_room_of(&batch);
-        assert!(roomy.is_empty() && roomy.input.capacity() >= batch.input.len());
+        assert!(roomy.nodes.is_empty() && roomy.input.capacity() >= batch.input.len());
         let range = roomy.push(&tape.parse(b"[1]").unwrap());
         roomy.fit();
         assert!(roomy.input.capacity() < 16 && roomy.nodes.capacity() < 16);

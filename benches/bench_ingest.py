@@ -10,6 +10,10 @@ Webhooks deliveries (about 1 KiB of JSON each) from a pool made before each run.
   installs them) verifying with ``standardwebhooks`` and doing an sqlite3 insert and commit per
   request (WAL, synchronous=FULL);
 * **floor**: granian, one worker, a bare ASGI app answering 200 without reading the request;
+* **durable floor** (informative): granian, one worker, an RSGI app that only reads the body and
+  stores it by group commit in SQLite (WAL, synchronous=FULL, the COMMIT on a thread) before
+  answering 200: no verification, id, de-duplication, headers or metrics, so no receiver that
+  does them stores faster on this server;
 * informative: 2 workers, NATS JetStream (one node, and a 3-node cluster with 3 replicas),
   Redis Streams (append-only file fsynced always).
 
@@ -299,6 +303,17 @@ def floor() -> Any:
     return port, _serving(argv, port, "/", {})
 
 
+def durable_floor(workdir: Path, commit: str = "loop") -> Any:
+    port = _free_port()
+    argv = [
+        sys.executable, "-m", "granian", "--interface", "rsgi", "--workers", "1",
+        "--loop", "uvloop", "--port", str(port), "--no-ws", "--log-level", "warning",
+        "--backlog", "4096", "_ingest_apps:durable_floor",
+    ]  # fmt: skip
+    db = workdir / f"durable-floor-{port}.db"
+    return port, _serving(argv, port, "/", {"BENCH_DB": str(db), "BENCH_COMMIT": commit})
+
+
 def _rows(path: Path) -> int:
     with contextlib.closing(sqlite3.connect(path)) as db:
         return int(db.execute("SELECT COUNT(*) FROM deliveries").fetchone()[0])
@@ -372,6 +387,7 @@ def main() -> int:
             "uvicorn": "ours: SQLite, 1 worker (uvicorn, httptools, uvloop)",
             "baseline": "baseline: Starlette + standardwebhooks + commit",
             "floor": "floor: granian, 1 worker, bare ASGI 200",
+            "durable": "durable floor: read + SQLite group commit only",
         }
         runs: dict[str, list[Result]] = {key: [] for key in names}
         checks: list[str] = []
@@ -384,6 +400,8 @@ def main() -> int:
                     port, serving = ours(work, f"sqlite:///{db}", server="uvicorn")
                 elif key == "baseline":
                     port, serving = baseline(work)
+                elif key == "durable":
+                    port, serving = durable_floor(work, "thread")
                 else:
                     port, serving = floor()
                 with serving:
@@ -391,7 +409,7 @@ def main() -> int:
                 runs[key].append(result)
                 if key in ("ours", "uvicorn"):
                     checks.append(_checked(bench, db, result))
-        mine, mine_uvicorn, base, bare = (_median(runs[key]) for key in names)
+        mine, mine_uvicorn, base, bare, durable = (_median(runs[key]) for key in names)
 
         half = mine.rate / 2
         paced_runs = []
@@ -425,11 +443,15 @@ def main() -> int:
             _curve(bench, work, top=max(bare.rate, mine.rate) * 1.15, plot=Path(args.plot))
 
     print("\nmedian rounds")
-    for result in (mine, mine_uvicorn, base, bare, paced):
+    for result in (mine, mine_uvicorn, base, bare, durable, paced):
         print(_row(result))
     print("\nratios (this run)")
     print(f"  ours / baseline          {mine.rate / base.rate:6.2f}x   target >= 5x")
     print(f"  ours / floor             {mine.rate / bare.rate:6.2f}x   target >= 0.5x")
+    rounds = ", ".join(
+        f"{d.rate / f.rate:.2f}x" for d, f in zip(runs["durable"], runs["floor"], strict=True)
+    )
+    print(f"  durable floor / floor    {durable.rate / bare.rate:6.2f}x   (rounds: {rounds})")
     print(f"  p99 at half our max      {paced.p99_ms:6.2f} ms  target <= 25 ms")
     print(f"  granian / uvicorn (ours) {mine.rate / mine_uvicorn.rate:6.2f}x")
     print(f"  SQLite rows vs 200s      {'; '.join(checks)}")

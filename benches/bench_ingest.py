@@ -43,7 +43,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -293,25 +293,26 @@ def baseline(workdir: Path) -> Any:
     return port, _serving(argv, port, "/", env)
 
 
-def floor() -> Any:
+def _granian(interface: str, target: str, env: Callable[[int], dict[str, str]]) -> Any:
+    """granian, one worker, uvloop, serving ``target`` of ``_ingest_apps`` on a free port."""
     port = _free_port()
     argv = [
-        sys.executable, "-m", "granian", "--interface", "asgi", "--workers", "1",
+        sys.executable, "-m", "granian", "--interface", interface, "--workers", "1",
         "--loop", "uvloop", "--port", str(port), "--no-ws", "--log-level", "warning",
-        "--backlog", "4096", "_ingest_apps:floor",
+        "--backlog", "4096", f"_ingest_apps:{target}",
     ]  # fmt: skip
-    return port, _serving(argv, port, "/", {})
+    return port, _serving(argv, port, "/", env(port))
+
+
+def floor() -> Any:
+    return _granian("asgi", "floor", lambda port: {})
 
 
 def durable_floor(workdir: Path, commit: str = "loop") -> Any:
-    port = _free_port()
-    argv = [
-        sys.executable, "-m", "granian", "--interface", "rsgi", "--workers", "1",
-        "--loop", "uvloop", "--port", str(port), "--no-ws", "--log-level", "warning",
-        "--backlog", "4096", "_ingest_apps:durable_floor",
-    ]  # fmt: skip
-    db = workdir / f"durable-floor-{port}.db"
-    return port, _serving(argv, port, "/", {"BENCH_DB": str(db), "BENCH_COMMIT": commit})
+    def env(port: int) -> dict[str, str]:
+        return {"BENCH_DB": str(workdir / f"durable-floor-{port}.db"), "BENCH_COMMIT": commit}
+
+    return _granian("rsgi", "durable_floor", env)
 
 
 def _rows(path: Path) -> int:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
 import sqlite3
 import sys
@@ -61,6 +62,6 @@ def test_every_body_answered_is_committed(
     assert [p.status for p in protocols] == [200] * len(bodies)
     floor.__rsgi_del__(None)
     # A second connection sees only what was committed.
-    with sqlite3.connect(db) as check:
+    with contextlib.closing(sqlite3.connect(db)) as check:
         stored = sorted(row[0] for row in check.execute("SELECT body FROM bodies"))
     assert stored == sorted(bodies)

@@ -9,8 +9,8 @@
   receiver does on this server.
 
 Configuration comes from the environment: ``BENCH_DB`` (baseline database path) and
-``BENCH_SECRET`` (the Standard Webhooks secret); ``BENCH_COMMIT`` (``loop`` or ``thread``:
-where the durable floor commits).
+``BENCH_SECRET`` (the Standard Webhooks secret); ``BENCH_COMMIT`` (``thread``, the default, or
+``loop``: where the durable floor commits).
 """
 
 from __future__ import annotations
@@ -75,9 +75,8 @@ class _DurableFloor:
         self.db: sqlite3.Connection | None = None
         self.rows: list[tuple[bytes]] = []
         self.waiting: list[Any] = []
-        self.writing = False
         self.writer: asyncio.Task[None] | None = None
-        self.on_loop = os.environ.get("BENCH_COMMIT", "loop") == "loop"
+        self.on_loop = os.environ.get("BENCH_COMMIT", "thread") == "loop"
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(os.environ["BENCH_DB"], isolation_level=None, check_same_thread=False)
@@ -104,8 +103,7 @@ class _DurableFloor:
         future = loop.create_future()
         self.rows.append((body,))
         self.waiting.append(future)
-        if not self.writing:
-            self.writing = True
+        if self.writer is None or self.writer.done():
             self.writer = loop.create_task(self._write())
         await future
         protocol.response_empty(200, [])
@@ -125,7 +123,6 @@ class _DurableFloor:
                 await loop.run_in_executor(None, db.execute, "COMMIT")
             for future in waiting:
                 future.set_result(None)
-        self.writing = False
 
 
 durable_floor = _DurableFloor()

@@ -308,9 +308,9 @@ def floor() -> Any:
     return _granian("asgi", "floor", lambda port: {})
 
 
-def durable_floor(workdir: Path, commit: str = "loop") -> Any:
+def durable_floor(workdir: Path) -> Any:
     def env(port: int) -> dict[str, str]:
-        return {"BENCH_DB": str(workdir / f"durable-floor-{port}.db"), "BENCH_COMMIT": commit}
+        return {"BENCH_DB": str(workdir / f"durable-floor-{port}.db"), "BENCH_COMMIT": "thread"}
 
     return _granian("rsgi", "durable_floor", env)
 
@@ -402,7 +402,7 @@ def main() -> int:
                 elif key == "baseline":
                     port, serving = baseline(work)
                 elif key == "durable":
-                    port, serving = durable_floor(work, "thread")
+                    port, serving = durable_floor(work)
                 else:
                     port, serving = floor()
                 with serving:

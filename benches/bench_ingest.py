@@ -403,7 +403,10 @@ def main() -> int:
         runs: dict[str, list[Result]] = {key: [] for key in names}
         checks: list[str] = []
         for round_ in range(args.rounds):
-            for key, name in names.items():
+            # The order flips every round, so that no contender always runs first (or last).
+            order = list(names) if round_ % 2 == 0 else list(reversed(names))
+            for key in order:
+                name = names[key]
                 db = work / f"{key}-{round_}.db"
                 if key == "ours":
                     port, serving = ours(work, f"sqlite:///{db}")
